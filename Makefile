@@ -1,0 +1,87 @@
+# korus-research: the front door. `make` builds everything, `make test` checks it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+KR := $(BIN)/korus-research
+INSTALLED := $(VENV)/.installed
+
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+REPORTS := $(patsubst notebooks/%.ipynb,reports/%.ipynb,$(NOTEBOOKS))
+PACKAGE_SRC := $(shell find src/korus_research -name '*.py')
+DATA_SRC := $(addprefix src/korus_research/,registry.py fetch.py)
+PREP_SRC := $(addprefix src/korus_research/,parsers.py prepare.py schemas.py partners.py io.py errors.py)
+RAW_MANIFEST := data/raw/MANIFEST.json
+TABLES := census_monthly census_annual enduse_imports comtrade_hs2 comtrade_vintage_overlap \
+	comtrade_chapter_matches fx_krw_usd_monthly fx_krw_usd_annual bis_eer_monthly fred_macro \
+	worldbank_indicators benchmarks
+PROCESSED := $(patsubst %,data/processed/%.parquet,$(TABLES))
+NBVAL_SANITIZE := tests/nbval_sanitize.cfg
+PARTNER ?= KOR
+
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.DEFAULT_GOAL := all
+.PHONY: all env data processed notebooks report test test-unit test-notebooks lint lab \
+	refresh-notebooks clean clean-all help
+
+all: env data processed notebooks report ## set up the environment, get the data, run every notebook, build the report
+
+env: $(INSTALLED) ## create .venv with python3 -m venv and install the pinned dependencies
+
+$(INSTALLED): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@touch $@
+
+data: $(RAW_MANIFEST) ## copy (mirror) or download every raw file into data/raw, sha256-verified
+
+$(RAW_MANIFEST): $(DATA_SRC) | $(INSTALLED)
+	$(KR) fetch
+
+processed: $(PROCESSED) ## build the validated parquet tables in data/processed
+
+$(PROCESSED) &: $(RAW_MANIFEST) $(PREP_SRC) | $(INSTALLED)
+	$(KR) prepare
+
+notebooks: $(REPORTS) ## execute every notebook with papermill into reports/
+
+reports/%.ipynb: notebooks/%.ipynb $(PROCESSED) $(PACKAGE_SRC) | $(INSTALLED)
+	$(KR) run $* --quiet
+
+report: reports/index.html ## build the static HTML report (reports/index.html)
+
+reports/index.html: $(REPORTS) src/korus_research/report.py
+	$(KR) report
+
+test: test-unit test-notebooks ## run pytest, then nbval over notebooks/
+
+test-unit: $(PROCESSED) | $(INSTALLED)
+	$(BIN)/pytest -q tests
+
+test-notebooks: $(PROCESSED) | $(INSTALLED)
+	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
+
+lint: | $(INSTALLED) ## ruff over src and tests
+	$(BIN)/ruff check src tests
+
+lab: $(PROCESSED) | $(INSTALLED) ## open JupyterLab on notebooks/
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+refresh-notebooks: $(PROCESSED) | $(INSTALLED) ## re-execute notebooks/ in place (the nbval baselines)
+	@for nb in $(NOTEBOOKS); do \
+		echo "refresh $$nb"; \
+		(cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=1200 $$(basename $$nb)) || exit 1; \
+	done
+
+clean: ## remove build products (processed tables, reports); keeps data/raw and .venv
+	rm -rf reports
+	find data/processed -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+clean-all: clean ## also remove data/raw and the environment
+	find data/raw -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+	rm -rf $(VENV)
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'

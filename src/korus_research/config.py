@@ -1,0 +1,66 @@
+"""Every path of the project, derived from one project root.
+
+The root is the folder holding ``pyproject.toml`` (the package is installed in
+editable mode from it). ``KORUS_ROOT`` overrides it, ``KORUS_DATA_MIRROR`` sets the
+offline mirror of the official source files (default ``<root>/../shared/korus-data``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _find_root() -> Path:
+    env = os.environ.get("KORUS_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").exists() and (parent / "src" / "korus_research").exists():
+            return parent
+    return Path.cwd().resolve()
+
+
+PROJECT_ROOT: Path = _find_root()
+
+
+def data_raw() -> Path:
+    """Folder of the raw files as fetched (read-only for everything but :mod:`fetch`)."""
+    return Path(os.environ.get("KORUS_DATA_RAW", PROJECT_ROOT / "data" / "raw"))
+
+
+def data_processed() -> Path:
+    """Folder of the processed, validated parquet tables."""
+    return Path(os.environ.get("KORUS_DATA_PROCESSED", PROJECT_ROOT / "data" / "processed"))
+
+
+def results_dir() -> Path:
+    """Folder of the saved key results of the notebooks (read by the synthesis)."""
+    return data_processed() / "results"
+
+
+def reports_dir() -> Path:
+    """Folder of the executed notebooks, figures and HTML report."""
+    return Path(os.environ.get("KORUS_REPORTS", PROJECT_ROOT / "reports"))
+
+
+def figures_dir() -> Path:
+    return reports_dir() / "figures"
+
+
+def notebooks_dir() -> Path:
+    return PROJECT_ROOT / "notebooks"
+
+
+def mirror_dir() -> Path | None:
+    """The offline mirror folder, or ``None`` when there is none."""
+    env = os.environ.get("KORUS_DATA_MIRROR")
+    path = Path(env) if env else PROJECT_ROOT.parent / "shared" / "korus-data"
+    return path if path.is_dir() else None
+
+
+def mirror_candidates() -> list[Path]:
+    """Every folder looked at as a mirror (used in error messages)."""
+    env = os.environ.get("KORUS_DATA_MIRROR")
+    return [Path(env)] if env else [PROJECT_ROOT.parent / "shared" / "korus-data"]

@@ -1,0 +1,197 @@
+"""Fetch raw files into ``data/raw/``: from the offline mirror, else from the source.
+
+Every file is verified against the sha256 of the registry before it enters
+``data/raw/``; the copy or download goes to a temporary file in the same folder and
+is moved into place with :func:`os.replace` only once verified, so a failed, partial
+or wrong file never replaces one already cached. Each fetch is recorded in
+``data/raw/MANIFEST.json`` (source, sha256, bytes, time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import config, registry
+
+MANIFEST_NAME = "MANIFEST.json"
+
+
+class FetchError(RuntimeError):
+    """A raw file could not be had with the registered checksum."""
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check(path: Path, source: registry.Source, origin: str) -> str | None:
+    """Return a description of what is wrong with ``path``, or ``None`` when it is good."""
+    size = path.stat().st_size
+    expected = registry.SIZES.get(source.path)
+    if expected is not None and size < expected:
+        return f"truncated at {origin}: {size:,} of {expected:,} bytes"
+    got = sha256_of(path)
+    if got != source.sha256:
+        return f"checksum mismatch at {origin}: sha256 {got}, registry expects {source.sha256}"
+    return None
+
+
+def _download(url: str, dest: Path, sha256: str) -> None:
+    """Download ``url`` to ``dest`` with pooch, which verifies the hash."""
+    import pooch
+
+    pooch.retrieve(
+        url,
+        known_hash=f"sha256:{sha256}",
+        fname=dest.name,
+        path=dest.parent,
+        progressbar=False,
+    )
+
+
+def read_manifest(raw_dir: Path | None = None) -> dict:
+    """Return the manifest of ``data/raw`` (empty when nothing was fetched yet)."""
+    path = (raw_dir or config.data_raw()) / MANIFEST_NAME
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text())
+
+
+def _write_manifest(raw_dir: Path, manifest: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=raw_dir, prefix=".manifest-", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(manifest, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, raw_dir / MANIFEST_NAME)
+
+
+def fetch(
+    path: str,
+    *,
+    raw_dir: Path | None = None,
+    mirror: Path | None | str = "default",
+    download: Callable[[str, Path, str], None] | None = None,
+) -> Path:
+    """Make ``data/raw/<path>`` hold the registered bytes of ``path`` and return it.
+
+    Parameters
+    ----------
+    path : str
+        Registry key, e.g. ``"census/country.xlsx"``.
+    raw_dir : Path, optional
+        Destination folder (default :func:`korus_research.config.data_raw`).
+    mirror : Path or None, optional
+        Offline mirror folder; ``"default"`` uses ``KORUS_DATA_MIRROR`` or
+        ``../shared/korus-data``; ``None`` skips the mirror.
+    download : callable, optional
+        ``download(url, dest, sha256)``; default uses :func:`pooch.retrieve`.
+
+    Raises
+    ------
+    FetchError
+        When no place yields the file with the registered checksum; the message
+        names the file and every place looked at, and nothing in ``raw_dir`` changed.
+    """
+    source = registry.get(path)
+    raw_dir = Path(raw_dir or config.data_raw())
+    mirror_dir = config.mirror_dir() if mirror == "default" else (Path(mirror) if mirror else None)
+    download = download or _download
+    dest = raw_dir / path
+
+    if dest.exists() and _check(dest, source, str(dest)) is None:
+        return dest
+
+    looked: list[str] = []
+    if dest.exists():
+        looked.append(f"{dest}: cached copy is bad ({_check(dest, source, 'cache')}); kept until a good copy is found")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+
+    candidates = [mirror_dir] if mirror_dir is not None else []
+    if mirror == "default" and mirror_dir is None:
+        looked += [f"{m / path}: no mirror folder" for m in config.mirror_candidates()]
+    for folder in candidates:
+        src = folder / path
+        if not src.exists():
+            looked.append(f"{src}: missing")
+            continue
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}-", suffix=".part")
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            shutil.copyfile(src, tmp_path)
+            problem = _check(tmp_path, source, str(src))
+            if problem:
+                looked.append(problem)
+                continue
+            os.replace(tmp_path, dest)
+            _record(raw_dir, source, dest, "mirror")
+            return dest
+        finally:
+            tmp_path.unlink(missing_ok=True)
+
+    if source.download_url:
+        tmp_dir = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".download-"))
+        try:
+            tmp_path = tmp_dir / dest.name
+            download(source.download_url, tmp_path, source.sha256)
+            problem = _check(tmp_path, source, source.download_url) if tmp_path.exists() else (
+                f"{source.download_url}: download produced no file"
+            )
+            if problem is None:
+                os.replace(tmp_path, dest)
+                _record(raw_dir, source, dest, source.download_url)
+                return dest
+            looked.append(problem)
+        except Exception as exc:  # network errors, pooch's hash errors
+            looked.append(f"{source.download_url}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+        finally:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+    else:
+        looked.append(f"no byte-stable download address registered (official source: {source.url})")
+
+    raise FetchError(
+        f"cannot fetch {path!r} with sha256 {source.sha256}. Looked at:\n  - "
+        + "\n  - ".join(looked)
+    )
+
+
+def _record(raw_dir: Path, source: registry.Source, dest: Path, origin: str) -> None:
+    manifest = read_manifest(raw_dir)
+    manifest[source.path] = {
+        "source": origin,
+        "sha256": source.sha256,
+        "bytes": dest.stat().st_size,
+        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "official_url": source.url,
+        "vintage": source.vintage,
+    }
+    _write_manifest(raw_dir, manifest)
+
+
+def fetch_all(
+    paths: Iterable[str] | None = None, *, progress: bool = True, **kwargs
+) -> list[Path]:
+    """Fetch every registered file (or ``paths``), showing progress; see :func:`fetch`."""
+    paths = list(paths or registry.SOURCES)
+    if progress:
+        from tqdm.auto import tqdm
+
+        paths_iter = tqdm(paths, desc="fetch", unit="file")
+    else:
+        paths_iter = paths
+    fetched = [fetch(p, **kwargs) for p in paths_iter]
+    raw_dir = Path(kwargs.get("raw_dir") or config.data_raw())
+    _write_manifest(raw_dir, read_manifest(raw_dir))  # rewritten: its time stamps the fetch for make
+    return fetched

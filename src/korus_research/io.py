@@ -1,0 +1,105 @@
+"""Reading and writing the processed tables and the notebooks' saved results.
+
+Every table is validated against its schema (:mod:`korus_research.schemas`) when
+written and when read. Writes go to a temporary file moved into place only after
+validation, so a bad frame never replaces a good stored table.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pandera.errors
+
+from . import config
+from .errors import DataError
+from .schemas import TABLES
+
+
+def table_path(name: str, folder: Path | None = None) -> Path:
+    return (folder or config.data_processed()) / f"{name}.parquet"
+
+
+def validate(name: str, frame: pd.DataFrame, file: str | None = None) -> pd.DataFrame:
+    """Validate ``frame`` against the schema of table ``name``.
+
+    Raises
+    ------
+    DataError
+        Naming the file, the first failing column and its rows.
+    """
+    if name not in TABLES:
+        raise KeyError(f"unknown table {name!r}; known: {sorted(TABLES)}")
+    try:
+        return TABLES[name].validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        first = cases.iloc[0]
+        column = first["column"] if pd.notna(first["column"]) else first["check"]
+        sub = cases[cases["column"].astype(str) == str(column)] if pd.notna(first["column"]) else cases.head(20)
+        rows = sub["index"].dropna().astype(int).tolist() if "index" in sub else []
+        checks = "; ".join(sorted({str(c) for c in sub["check"]}))[:400]
+        raise DataError(file or name, str(column), f"schema {name} failed: {checks}", rows) from None
+
+
+def write_table(name: str, frame: pd.DataFrame, folder: Path | None = None) -> Path:
+    """Validate and write ``frame`` as ``<folder>/<name>.parquet`` atomically."""
+    path = table_path(name, folder)
+    frame = validate(name, frame.reset_index(drop=True), str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}-", suffix=".parquet.tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def read_table(name: str, folder: Path | None = None) -> pd.DataFrame:
+    """Read and validate a processed table.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the table was not built (``make processed`` builds it).
+    DataError
+        When the stored table does not satisfy its schema.
+    """
+    path = table_path(name, folder)
+    if not path.exists():
+        raise FileNotFoundError(f"{path.name} not found in data/processed; run `make processed`")
+    return validate(name, pd.read_parquet(path), f"data/processed/{path.name}")
+
+
+def save_results(name: str, frame: pd.DataFrame, partner: str | None = None) -> Path:
+    """Save a notebook's key result as ``data/processed/results/[<partner>/]<name>.parquet``.
+
+    The synthesis notebook reads these instead of recomputing.
+    """
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"result name {name!r}: use letters, digits and underscores")
+    folder = config.results_dir() / partner if partner else config.results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.parquet"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def load_results(name: str, partner: str | None = None) -> pd.DataFrame:
+    """Read a result saved by :func:`save_results`."""
+    folder = config.results_dir() / partner if partner else config.results_dir()
+    path = folder / f"{name}.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"result {name!r} for {partner or 'default'} not found; run its notebook first")
+    return pd.read_parquet(path)

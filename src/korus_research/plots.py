@@ -1,0 +1,90 @@
+"""Figures of the study (matplotlib/seaborn), each returned as a Figure and saved as PNG.
+
+Notebooks call :func:`save_figure`, which writes ``reports/figures/<group>/<name>.png``
+so that the HTML report can show every figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from . import config
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def save_figure(fig: plt.Figure, name: str, group: str) -> Path:
+    """Save ``fig`` as ``reports/figures/<group>/<name>.png``, close it, return the path.
+
+    Closing keeps the inline backend from drawing it a second time; the closed figure
+    still displays as the cell's result.
+    """
+    folder = config.figures_dir() / group
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _mark_entry(ax, entry: pd.Timestamp | None, label: str, as_year: bool) -> None:
+    if entry is None:
+        return
+    x = entry.year + (entry.dayofyear - 1) / 365.25 if as_year else entry
+    ax.axvline(x, color="firebrick", linestyle="--", linewidth=1.2)
+    ax.annotate(label, xy=(x, 1), xycoords=("data", "axes fraction"), xytext=(4, -14),
+                textcoords="offset points", color="firebrick", fontsize=9)
+
+
+def balance_over_time(series: pd.DataFrame, partner: str, entry: pd.Timestamp | None,
+                      entry_label: str = "agreement in force") -> plt.Figure:
+    """US exports, imports (lines) and balance (bars) with the partner by year."""
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    years = series.index.to_numpy()
+    ax.bar(years, series["balance_usd_bn"], color="steelblue", alpha=0.6, label="balance")
+    ax.plot(years, series["exports_usd_bn"], color="darkgreen", label="US exports")
+    ax.plot(years, series["imports_usd_bn"], color="darkorange", label="US imports")
+    ax.axhline(0, color="black", linewidth=0.8)
+    _mark_entry(ax, entry, entry_label, as_year=True)
+    ax.set_ylabel("US$ billion")
+    ax.set_title(f"US goods trade with {partner} (Census basis)")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def monthly_pattern(monthly: pd.DataFrame, partner: str, entry: pd.Timestamp | None,
+                    entry_label: str = "agreement in force") -> plt.Figure:
+    """Monthly balance with a 12-month moving average, and the average by calendar month."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [3, 1]})
+    ax1.plot(monthly["date"], monthly["balance_usd_bn"], color="lightsteelblue", label="monthly")
+    ax1.plot(monthly["date"], monthly["balance_usd_bn"].rolling(12).mean(), color="navy",
+             label="12-month average")
+    ax1.axhline(0, color="black", linewidth=0.8)
+    _mark_entry(ax1, entry, entry_label, as_year=False)
+    ax1.set_ylabel("US$ billion per month")
+    ax1.set_title(f"Monthly US goods balance with {partner}")
+    ax1.legend(loc="lower left")
+    season = monthly.groupby("month")["balance_usd_bn"].mean()
+    ax2.bar(season.index, season.to_numpy(), color="steelblue")
+    ax2.set_xticks(range(1, 13))
+    ax2.set_title("Average by month")
+    fig.tight_layout()
+    return fig
+
+
+def top_deficits_bar(table: pd.DataFrame, year: int, highlight: str | None = None) -> plt.Figure:
+    """Horizontal bars of the largest US goods deficits, the studied partner highlighted."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    labels = table["partner"].to_list()[::-1]
+    values = table["balance_usd_bn"].to_numpy()[::-1]
+    colors = ["firebrick" if iso == highlight else "steelblue" for iso in table.index[::-1]]
+    ax.barh(labels, values, color=colors)
+    ax.set_xlabel("US goods balance, US$ billion")
+    ax.set_title(f"Largest US goods deficits by partner, {year}")
+    fig.tight_layout()
+    return fig

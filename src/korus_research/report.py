@@ -1,0 +1,132 @@
+"""Build the static HTML report in ``reports/``.
+
+``reports/index.html`` links every executed notebook (rendered to HTML with
+nbconvert into ``reports/html/``), shows every figure of ``reports/figures/``, the
+data provenance table (registry and fetch manifest) and the run's environment
+(package versions, run date, run time per notebook).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from . import config, registry
+from .fetch import read_manifest
+
+PACKAGES = ["pandas", "numpy", "scipy", "statsmodels", "pyfixest", "pandera", "pyreadr",
+            "country_converter", "matplotlib", "seaborn", "papermill", "nbconvert", "nbval", "pyarrow"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{border-bottom:2px solid #446;padding-bottom:.3em}
+table{border-collapse:collapse;font-size:.85em;margin:1em 0}
+th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
+th{background:#eef}
+figure{display:inline-block;margin:.5em;max-width:520px}
+figure img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:.8em;color:#555}
+code{background:#f4f4f4;padding:0 .2em}
+"""
+
+
+def _notebook_title(path: Path) -> str:
+    nb = json.loads(path.read_text())
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            first = "".join(cell.get("source", "")).strip().splitlines()[0]
+            return first.lstrip("# ").strip()
+    return path.stem
+
+
+def render_notebooks(report_dir: Path) -> list[tuple[str, str, Path]]:
+    """Render each executed notebook of ``report_dir`` to ``report_dir/html/``.
+
+    Returns ``(stem, title, html path)`` for each, in file-name order.
+    """
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter()
+    out_dir = report_dir / "html"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pages = []
+    for nb_path in sorted(report_dir.glob("*.ipynb")):
+        body, _ = exporter.from_filename(str(nb_path))
+        target = out_dir / f"{nb_path.stem}.html"
+        target.write_text(body, encoding="utf-8")
+        pages.append((nb_path.stem, _notebook_title(nb_path), target))
+    return pages
+
+
+def provenance_frame() -> pd.DataFrame:
+    """Registry entries joined with the fetch manifest (where each file came from, when)."""
+    table = registry.provenance_table()
+    manifest = read_manifest()
+    table["fetched from"] = table["file"].map(lambda f: manifest.get(f, {}).get("source", "not fetched"))
+    table["fetched at"] = table["file"].map(lambda f: manifest.get(f, {}).get("fetched_at", ""))
+    table["bytes"] = table["file"].map(registry.SIZES)
+    return table
+
+
+def environment_frame() -> pd.DataFrame:
+    rows = [("python", platform.python_version()), ("platform", platform.platform())]
+    for name in PACKAGES:
+        try:
+            rows.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            rows.append((name, "not installed"))
+    return pd.DataFrame(rows, columns=["package", "version"])
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, escape=True, border=0, na_rep="")
+
+
+def build_report(report_dir: Path | None = None) -> Path:
+    """Build ``index.html`` (and the notebook pages) in ``report_dir`` and return its path."""
+    report_dir = Path(report_dir or config.reports_dir())
+    report_dir.mkdir(parents=True, exist_ok=True)
+    pages = render_notebooks(report_dir)
+    log_path = report_dir / "run_log.json"
+    log = json.loads(log_path.read_text()) if log_path.exists() else {}
+    figures = sorted((report_dir / "figures").rglob("*.png")) if (report_dir / "figures").exists() else []
+
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+             f"<title>korus-research report</title><style>{_CSS}</style></head><body>",
+             "<h1>korus-research: the US goods balance with a partner</h1>",
+             f"<p>Built {html.escape(time.strftime('%Y-%m-%d %H:%M %Z'))} from official data "
+             "(see the provenance table). Each notebook below was executed by papermill; its "
+             "parameters and run time are listed with it.</p>",
+             "<h2>Notebooks</h2><table><tr><th>notebook</th><th>parameters</th><th>run time (s)</th>"
+             "<th>finished</th></tr>"]
+    for stem, title, target in pages:
+        info = log.get(stem, {})
+        params = ", ".join(f"{k}={v}" for k, v in info.get("parameters", {}).items()) or "defaults"
+        parts.append(
+            f"<tr><td><a href='{html.escape(target.relative_to(report_dir).as_posix())}'>"
+            f"{html.escape(title)}</a></td><td>{html.escape(params)}</td>"
+            f"<td>{info.get('seconds', '')}</td><td>{html.escape(info.get('finished', ''))}</td></tr>"
+        )
+    parts.append("</table>")
+
+    parts.append("<h2>Figures</h2>")
+    for fig in figures:
+        rel = fig.relative_to(report_dir).as_posix()
+        parts.append(f"<figure><a href='{html.escape(rel)}'><img src='{html.escape(rel)}' "
+                     f"alt='{html.escape(rel)}'></a><figcaption>{html.escape(rel)}</figcaption></figure>")
+
+    parts.append("<h2>Data provenance</h2><p>Every raw file, verified against its sha256 "
+                 "before use (registry: <code>korus_research.registry</code>).</p>")
+    parts.append(_table(provenance_frame()))
+    parts.append("<h2>Environment</h2>")
+    parts.append(_table(environment_frame()))
+    parts.append("</body></html>")
+    index = report_dir / "index.html"
+    index.write_text("\n".join(parts), encoding="utf-8")
+    return index

@@ -1,0 +1,31 @@
+"""Shared fixtures. Frames built inside tests are small synthetic examples, labelled so."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from korus_research import config
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    path = config.mirror_dir()
+    if path is None:
+        pytest.skip("no offline data mirror (../shared/korus-data or KORUS_DATA_MIRROR)")
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (to assert that nothing changed)."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture
+def snap():
+    return snapshot
