@@ -33,16 +33,31 @@ def validate(name: str, frame: pd.DataFrame, file: str | None = None) -> pd.Data
     """
     if name not in TABLES:
         raise KeyError(f"unknown table {name!r}; known: {sorted(TABLES)}")
+    schema = TABLES[name]
     try:
-        return TABLES[name].validate(frame, lazy=True)
+        return schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
+        cases = exc.failure_cases.copy()
+        # failures of one column's own checks first, then table-level ones
+        cases["_order"] = (cases["schema_context"] != "Column").astype(int)
+        cases = cases.sort_values("_order", kind="stable")
         first = cases.iloc[0]
-        column = first["column"] if pd.notna(first["column"]) else first["check"]
-        sub = cases[cases["column"].astype(str) == str(column)] if pd.notna(first["column"]) else cases.head(20)
-        rows = sub["index"].dropna().astype(int).tolist() if "index" in sub else []
+        check = str(first["check"])
+        if check == "column_in_dataframe":
+            missing = cases.loc[cases["check"] == check, "failure_case"].astype(str).tolist()
+            raise DataError(file or name, missing[0], f"schema {name}: missing column(s) {missing}") from None
+        if check == "multiple_fields_uniqueness":
+            field = "+".join(schema.unique or [])
+            sub = cases[cases["check"] == check]
+        elif first["schema_context"] == "Column":
+            field = str(first["column"])
+            sub = cases[(cases["column"].astype(str) == field) & (cases["schema_context"] == "Column")]
+        else:
+            field = check
+            sub = cases[cases["check"] == first["check"]]
+        rows = sorted({int(i) for i in sub["index"].dropna()})
         checks = "; ".join(sorted({str(c) for c in sub["check"]}))[:400]
-        raise DataError(file or name, str(column), f"schema {name} failed: {checks}", rows) from None
+        raise DataError(file or name, field, f"schema {name} failed: {checks}", rows) from None
 
 
 def write_table(name: str, frame: pd.DataFrame, folder: Path | None = None) -> Path:

@@ -36,7 +36,7 @@ def _no_duplicates(df: pd.DataFrame, keys: list[str], file: str) -> None:
         shown = df.loc[dup, keys].drop_duplicates().astype(str).agg("/".join, axis=1)
         raise DataError(
             file, "+".join(keys), "duplicated key",
-            [f"{i + 2} ({k})" for i, k in zip(df.index[dup][: len(shown)], shown)],
+            [f"{i + 2} ({k})" for i, k in zip(df.index[dup][: len(shown)], shown, strict=False)],
         )
 
 

@@ -102,7 +102,7 @@ def splice_series(frames: list[pd.DataFrame], files: list[str], tolerance: float
         Naming the files and the dates where two vintages disagree.
     """
     out = None
-    for frame, file in zip(frames, files):
+    for frame, file in zip(frames, files, strict=False):
         frame = frame.assign(source_file=file)
         if out is None:
             out = frame

@@ -240,7 +240,7 @@ SOURCES: dict[str, Source] = {
         Source(
             "autos/hyundai-by-plant.csv", "Hyundai monthly production and sales by overseas plant and model, units",
             "Hyundai Motor investor relations", "company statistics; no licence stated",
-            "https://www.hyundai.com/worldwide/en/company/ir", 
+            "https://www.hyundai.com/worldwide/en/company/ir",
             "1ab726b7ac8b1135616fb3dbc5afd34375c1c166075515e1a105963aec6f5391", "", "2016-01 to 2025-02",
         ),
         Source(
