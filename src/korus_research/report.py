@@ -27,7 +27,7 @@ _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{border-bottom:2px solid #446;padding-bottom:.3em}
 table{border-collapse:collapse;font-size:.85em;margin:1em 0}
-th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
+th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#eef}
 figure{display:inline-block;margin:.5em;max-width:520px}
 figure img{max-width:100%;border:1px solid #ddd}
