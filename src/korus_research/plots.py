@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -86,5 +87,60 @@ def top_deficits_bar(table: pd.DataFrame, year: int, highlight: str | None = Non
     ax.barh(labels, values, color=colors)
     ax.set_xlabel("US goods balance, US$ billion")
     ax.set_title(f"Largest US goods deficits by partner, {year}")
+    fig.tight_layout()
+    return fig
+
+
+def waterfall(contributions: pd.DataFrame, title: str, scale: float = 1e9,
+              unit: str = "US$ billion") -> plt.Figure:
+    """Waterfall of the change in the balance by group (from ``balance_contributions``)."""
+    parts = contributions.drop(index="total")["balance_change"] / scale
+    parts = parts.reindex(parts.abs().sort_values(ascending=False).index)
+    total = contributions.loc["total", "balance_change"] / scale
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(parts) + 2.5))
+    start = 0.0
+    labels = list(parts.index) + ["total change"]
+    for i, (name, value) in enumerate(parts.items()):
+        ax.barh(i, value, left=start, color="firebrick" if value < 0 else "seagreen")
+        start += value
+    ax.barh(len(parts), total, color="navy")
+    ax.set_yticks(range(len(labels)), [str(lbl)[:60] for lbl in labels])
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"change in the US balance, {unit} (negative = larger deficit)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def contributions_heatmap(consecutive: pd.DataFrame, title: str, scale: float = 1e9) -> plt.Figure:
+    """Heatmap of yearly contributions to the balance change (group x period)."""
+    from .decomposition import group_sort_key
+
+    wide = consecutive.pivot_table(index="group", columns="period", values="balance_change", aggfunc="sum") / scale
+    wide = wide.loc[sorted(wide.index, key=group_sort_key)]
+    wide.index = [str(i)[:55] for i in wide.index]
+    fig, ax = plt.subplots(figsize=(1.0 * wide.shape[1] + 5, 0.35 * wide.shape[0] + 2))
+    lim = float(np.nanmax(np.abs(wide.to_numpy()))) or 1.0
+    sns.heatmap(wide, cmap="RdBu", center=0, vmin=-lim, vmax=lim, annot=wide.shape[0] <= 25,
+                fmt=".1f", annot_kws={"size": 7}, cbar_kws={"label": "US$ billion"}, ax=ax)
+    ax.set_title(title)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def autos_bases(table: pd.DataFrame, partner: str) -> plt.Figure:
+    """Automotive imports on the Comtrade (CIF, chapter 87) and Census end-use bases."""
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ax.plot(table.index, table["comtrade_ch87_cif_usd_bn"], marker="o", label="Comtrade ch. 87, CIF")
+    ax.plot(table.index, table["comtrade_ch87_at_census_value_usd_bn"], marker="o", linestyle="--",
+            label="Comtrade ch. 87 at Census customs value")
+    ax.plot(table.index, table["census_enduse_autos_usd_bn"], marker="s",
+            label="Census end use: cars + parts")
+    ax.set_ylabel("US$ billion")
+    ax.set_title(f"US automotive imports from {partner} on two data bases")
+    ax.legend()
     fig.tight_layout()
     return fig
