@@ -64,8 +64,11 @@ values = st.floats(0.0, 1e6, allow_nan=False, allow_infinity=False)
 positive = st.floats(1.0, 1e6, allow_nan=False, allow_infinity=False)
 
 
+GROUP_COUNTS = st.integers(1, 6)
+
+
 @st.composite
-def panels(draw, elements=values, n_groups=st.integers(1, 6)):
+def panels(draw, elements=values, n_groups=GROUP_COUNTS):
     k = draw(n_groups)
     data = {}
     for g in range(k):

@@ -100,7 +100,7 @@ def waterfall(contributions: pd.DataFrame, title: str, scale: float = 1e9,
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(parts) + 2.5))
     start = 0.0
     labels = list(parts.index) + ["total change"]
-    for i, (name, value) in enumerate(parts.items()):
+    for i, value in enumerate(parts.to_numpy()):
         ax.barh(i, value, left=start, color="firebrick" if value < 0 else "seagreen")
         start += value
     ax.barh(len(parts), total, color="navy")
