@@ -55,11 +55,14 @@ notebooks: $(REPORTS) ## execute every notebook with papermill into reports/
 reports/%.ipynb: notebooks/%.ipynb $(PROCESSED) $(PACKAGE_SRC) | $(INSTALLED)
 	$(KR) run $* --quiet
 
-# A result file is made by its notebook's run; rerun the notebook when one is missing.
+# A result file is made by its notebook's run (papermill writes the executed copy last,
+# hence the touch); the notebook is rerun when a result is missing.
 $(RESULTS_01): reports/01_balance_overview.ipynb
 	@test -f $@ || { rm -f $<; $(MAKE) --no-print-directory $<; }
+	@touch $@
 $(RESULTS_02): reports/02_decomposition.ipynb
 	@test -f $@ || { rm -f $<; $(MAKE) --no-print-directory $<; }
+	@touch $@
 
 results: $(RESULTS_01) $(RESULTS_02) ## the saved key results of the notebooks (data/processed/results)
 
