@@ -23,6 +23,8 @@ RESULTS_01 := $(addprefix $(RESULTS)/,balance_annual.parquet balance_change.parq
 RESULTS_02 := $(addprefix $(RESULTS)/,decomposition_contributions.parquet decomposition_consecutive.parquet \
 	decomposition_autos_bases.parquet decomposition_autos_share.parquet decomposition_shift_share.parquet \
 	decomposition_lmdi.parquet)
+RESULTS_03 := $(addprefix $(RESULTS)/,effects_event_study.parquet effects_pretrend.parquet effects_dollars.parquet \
+	effects_did.parquet effects_synth_dollars.parquet effects_placebo.parquet)
 
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
@@ -63,8 +65,11 @@ $(RESULTS_01): reports/01_balance_overview.ipynb
 $(RESULTS_02): reports/02_decomposition.ipynb
 	@test -f $@ || { rm -f $<; $(MAKE) --no-print-directory $<; }
 	@touch $@
+$(RESULTS_03): reports/03_agreement_effects.ipynb
+	@test -f $@ || { rm -f $<; $(MAKE) --no-print-directory $<; }
+	@touch $@
 
-results: $(RESULTS_01) $(RESULTS_02) ## the saved key results of the notebooks (data/processed/results)
+results: $(RESULTS_01) $(RESULTS_02) $(RESULTS_03) ## the saved key results of the notebooks (data/processed/results)
 
 report: reports/index.html ## build the static HTML report (reports/index.html)
 

@@ -444,3 +444,37 @@ def synth_dollar_effect(fit: SynthResult, totals: pd.Series, entry_year: int) ->
     """The synthetic-control gap in shares times the US total flow (same unit as ``totals``)."""
     post = fit.path.loc[fit.path.index >= entry_year, "gap"]
     return (post * totals.reindex(post.index)).rename("effect")
+
+
+#: Published estimates comparable with ours: benchmark id -> (partner, our quantity,
+#: years averaged). Signs follow ours: effects on US exports, on US imports, and on the
+#: US balance (positive = the agreement improved it).
+BENCHMARK_EFFECTS: dict[str, tuple[str, str, list[int]]] = {
+    "russ_swenson_diversion_2013": ("KOR", "imports_effect", [2013]),
+    "russ_swenson_diversion_2014": ("KOR", "imports_effect", [2014]),
+    "kr_joint_review_exports_fta": ("KOR", "imports_effect", [2012, 2013, 2014, 2015, 2016]),
+    "kr_joint_review_imports_fta": ("KOR", "exports_effect", [2012, 2013, 2014, 2015, 2016]),
+    "usitc2016_korus_balance_effect": ("KOR", "balance_effect", [2015]),
+}
+
+
+def compare_effects_with_benchmarks(dollars: pd.DataFrame, benchmarks: pd.DataFrame, partner: str,
+                                    label: str) -> pd.DataFrame:
+    """Our dollar effects (:func:`dollar_effects`, US$ bn) beside the published estimates.
+
+    Only benchmarks about ``partner`` whose years are all in ``dollars`` are shown.
+    """
+    rows = []
+    published = benchmarks.set_index("id")
+    for bid, (who, quantity, years) in BENCHMARK_EFFECTS.items():
+        if who != partner.upper() or bid not in published.index or not set(years) <= set(dollars.index):
+            continue
+        b = published.loc[bid]
+        ours = dollars.loc[years, quantity].mean()
+        se = np.sqrt((dollars.loc[years, f"{quantity}_se"] ** 2).sum()) / len(years)
+        rows.append({"published quantity": b["quantity"], "period": b["period"], "estimator": label,
+                     "ours": ours, "ours_ci_low": ours - 1.96 * se, "ours_ci_high": ours + 1.96 * se,
+                     "published_low": b["value_low"], "published_high": b["value_high"],
+                     "our years": f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0]),
+                     "source": b["source"]})
+    return pd.DataFrame(rows)

@@ -144,3 +144,48 @@ def autos_bases(table: pd.DataFrame, partner: str) -> plt.Figure:
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def event_study_plot(tables: dict[str, pd.DataFrame], title: str) -> plt.Figure:
+    """Event-study coefficients with intervals, one line per model (label -> coefficients)."""
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    offsets = np.linspace(-0.15, 0.15, len(tables)) if len(tables) > 1 else [0.0]
+    for (label, table), off in zip(tables.items(), offsets, strict=True):
+        x = table["event_time"] + off
+        ax.errorbar(x, table["estimate"], yerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
+                    fmt="o-", capsize=3, label=label, markersize=4, linewidth=1)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.axvline(-0.5, color="firebrick", linestyle="--", linewidth=1)
+    ax.set_xlabel("years since entry into force (endpoints binned)")
+    ax.set_ylabel("log points vs the year before entry")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def synth_plot(paths: dict[str, pd.DataFrame], entry_year: int, partner: str) -> plt.Figure:
+    """Actual versus synthetic share, one panel per flow."""
+    fig, axes = plt.subplots(1, len(paths), figsize=(6 * len(paths), 4), squeeze=False)
+    for ax, (flow, path) in zip(axes[0], paths.items(), strict=True):
+        ax.plot(path.index, path["actual"] * 100, label=f"{partner}, actual", color="navy")
+        ax.plot(path.index, path["synthetic"] * 100, label="synthetic control", color="darkorange", linestyle="--")
+        ax.axvline(entry_year - 0.5, color="firebrick", linestyle="--", linewidth=1)
+        ax.set_ylabel(f"share of US {flow}, %")
+        ax.set_title(f"{partner}'s share of US {flow}")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def placebo_plot(placebos: dict[str, pd.DataFrame], partner: str) -> plt.Figure:
+    """Post/pre RMSPE ratios of every unit, the treated partner highlighted."""
+    fig, axes = plt.subplots(1, len(placebos), figsize=(6 * len(placebos), 4), squeeze=False)
+    for ax, (flow, table) in zip(axes[0], placebos.items(), strict=True):
+        colors = ["firebrick" if u == partner else "steelblue" for u in table["unit"]]
+        ax.barh(table["unit"][::-1], np.log10(table["ratio"][::-1]), color=colors[::-1])
+        ax.set_xlabel("log10 post/pre RMSPE ratio")
+        ax.set_title(f"Placebos in space, US {flow} (p = {table.attrs.get('p_value', float('nan')):.2f})")
+        ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    return fig
