@@ -13,7 +13,7 @@ PREP_SRC := $(addprefix src/korus_research/,parsers.py prepare.py schemas.py par
 RAW_MANIFEST := data/raw/MANIFEST.json
 TABLES := census_monthly census_annual enduse_imports comtrade_hs2 comtrade_vintage_overlap \
 	comtrade_chapter_matches fx_krw_usd_monthly fx_krw_usd_annual bis_eer_monthly fred_macro \
-	worldbank_indicators benchmarks
+	worldbank_indicators benchmarks gravity_dta gravity_wiod gravity_oecd cepii_dist
 PROCESSED := $(patsubst %,data/processed/%.parquet,$(TABLES))
 NBVAL_SANITIZE := tests/nbval_sanitize.cfg
 PARTNER ?= KOR

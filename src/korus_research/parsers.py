@@ -434,3 +434,112 @@ def parse_benchmarks(path: Path | str, file: str | None = None) -> pd.DataFrame:
     raw["period"] = raw["period"].astype(str)
     raw["note"] = raw["note"].fillna("")
     return raw
+
+
+# ---------------------------------------------------------------- gravity panels -------
+
+
+def harmonise_iso3(codes: pd.Series) -> pd.Series:
+    """Standard ISO3 codes via country_converter; codes it does not know (``ROW``, former
+    countries) are kept as they are."""
+    from .partners import _converter
+
+    distinct = pd.unique(codes.astype(str))
+    out = _converter().convert(list(distinct), src="ISO3", to="ISO3", not_found=None)
+    out = out if isinstance(out, list) else [out]
+    mapping = {c: (o if isinstance(o, str) and re.fullmatch(r"[A-Z]{3}", o) else c) for c, o in zip(distinct, out, strict=False)}
+    return codes.astype(str).map(mapping)
+
+
+def _gravity_checks(out: pd.DataFrame, file: str, value: str) -> pd.DataFrame:
+    _no_duplicates(out, ["exporter", "importer", "year"], file)
+    bad = out[value].isna() | (out[value] < 0)
+    if bad.any():
+        raise DataError(file, value, "missing or negative trade flow",
+                        out.loc[bad, ["exporter", "importer", "year"]].astype(str).agg("/".join, axis=1).tolist())
+    return out.sort_values(["exporter", "importer", "year"]).reset_index(drop=True)
+
+
+def parse_penppml_trade(path: Path | str, file: str | None = None) -> pd.DataFrame:
+    """World Bank Deep Trade Agreements panel (R package penppml): every 4 years 1964-2016.
+
+    Returns ``exporter, importer, year, trade_usd, agreement_id, agreement`` (id 0 = none).
+    """
+    file = file or str(path)
+    raw = _read_rdata(path, file, "trade")
+    _require(raw, ["exp", "imp", "time", "export", "id", "agreement"], file)
+    out = pd.DataFrame({
+        "exporter": harmonise_iso3(raw["exp"]), "importer": harmonise_iso3(raw["imp"]),
+        "year": raw["time"].astype(str).astype(int), "trade_usd": raw["export"].astype(float),
+        "agreement_id": raw["id"].fillna(0).astype(int), "agreement": raw["agreement"].fillna("").astype(str),
+    })
+    return _gravity_checks(out, file, "trade_usd")
+
+
+def parse_wiod_gravity(path: Path | str, file: str | None = None) -> pd.DataFrame:
+    """WIOD-based panel with domestic flows (R package GEGravity), 2000/2005/2010/2014, $ million.
+
+    Returns ``exporter, importer, year, trade_usd_mn, fta, other_fta, eu_enlargement``.
+    """
+    file = file or str(path)
+    raw = _read_rdata(path, file, "TradeData0014")
+    _require(raw, ["exporter", "importer", "year", "trade", "FTA", "other_fta", "eu_enlargement"], file)
+    out = pd.DataFrame({
+        "exporter": harmonise_iso3(raw["exporter"]), "importer": harmonise_iso3(raw["importer"]),
+        "year": raw["year"].astype(int), "trade_usd_mn": raw["trade"].astype(float),
+        "fta": raw["FTA"].astype(int), "other_fta": raw["other_fta"].astype(int),
+        "eu_enlargement": raw["eu_enlargement"].astype(int),
+    })
+    return _gravity_checks(out, file, "trade_usd_mn")
+
+
+#: Factor that puts the OECD-Asia panel's domestic flows ($ million) in the unit of its
+#: international flows ($ thousand).
+OECD_DOMESTIC_TO_THOUSAND = 1000.0
+
+
+def parse_oecd_rta(path: Path | str, file: str | None = None, member: str = "data/data_RTA_OECD_ASIA.dta") -> pd.DataFrame:
+    """Annual 2010-2019 gravity panel (51 countries) from ``oecd_asia_rta_2010-2019.zip``.
+
+    International flows are in $ thousand, domestic flows (``exporter == importer``) in $
+    million: the domestic rows are multiplied by :data:`OECD_DOMESTIC_TO_THOUSAND` so that the
+    whole column is in $ thousand. Returns ``exporter, importer, year, trade_usd_th, dist_km,
+    contig, col, comcol, rta``.
+    """
+    import io as _io
+    import zipfile
+
+    file = file or str(path)
+    with zipfile.ZipFile(path) as zf:
+        if member not in zf.namelist():
+            raise DataError(file, member, f"member not in the archive; members: {zf.namelist()}")
+        raw = pd.read_stata(_io.BytesIO(zf.read(member)),
+                            columns=["iso3_i", "iso3_j", "year", "trade", "dist", "contig", "col", "comcol", "rta"])
+    domestic = raw["iso3_i"] == raw["iso3_j"]
+    out = pd.DataFrame({
+        "exporter": harmonise_iso3(raw["iso3_i"]), "importer": harmonise_iso3(raw["iso3_j"]),
+        "year": raw["year"].astype(int),
+        "trade_usd_th": np.where(domestic, raw["trade"].astype(float) * OECD_DOMESTIC_TO_THOUSAND, raw["trade"].astype(float)),
+        "dist_km": raw["dist"].astype(float), "contig": raw["contig"].astype(int), "col": raw["col"].astype(int),
+        "comcol": raw["comcol"].astype(int), "rta": raw["rta"].astype(int),
+    })
+    return _gravity_checks(out, file, "trade_usd_th")
+
+
+def parse_cepii_dist(path: Path | str, file: str | None = None) -> pd.DataFrame:
+    """CEPII GeoDist (``dist_cepii.xls`` in ``dist_cepii.zip``): ``exporter, importer, dist_km,
+    distw_km, contig, comlang_off, colony``."""
+    import io as _io
+    import zipfile
+
+    file = file or str(path)
+    with zipfile.ZipFile(path) as zf:
+        raw = pd.read_excel(_io.BytesIO(zf.read("dist_cepii.xls")))
+    _require(raw, ["iso_o", "iso_d", "dist", "distw", "contig", "comlang_off", "colony"], file)
+    out = pd.DataFrame({
+        "exporter": harmonise_iso3(raw["iso_o"]), "importer": harmonise_iso3(raw["iso_d"]),
+        "dist_km": pd.to_numeric(raw["dist"], errors="coerce"), "distw_km": pd.to_numeric(raw["distw"], errors="coerce"),
+        "contig": raw["contig"].astype(int), "comlang_off": raw["comlang_off"].astype(int), "colony": raw["colony"].astype(int),
+    })
+    _no_duplicates(out, ["exporter", "importer"], file)
+    return out

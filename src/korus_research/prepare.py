@@ -144,6 +144,16 @@ def build_benchmarks(raw_dir: Path, out: Path) -> None:
     io.write_table("benchmarks", parsers.parse_benchmarks(_raw(BENCHMARKS, raw_dir), file=BENCHMARKS), out)
 
 
+def build_gravity(raw_dir: Path, out: Path) -> None:
+    """gravity_dta, gravity_wiod, gravity_oecd, cepii_dist."""
+    files = {"dta": "gravity/penppml_trade.rda", "wiod": "gravity/GEGravity_TradeData0014.rda",
+             "oecd": "gravity/oecd_asia_rta_2010-2019.zip", "dist": "gravity/dist_cepii.zip"}
+    io.write_table("gravity_dta", parsers.parse_penppml_trade(_raw(files["dta"], raw_dir), file=files["dta"]), out)
+    io.write_table("gravity_wiod", parsers.parse_wiod_gravity(_raw(files["wiod"], raw_dir), file=files["wiod"]), out)
+    io.write_table("gravity_oecd", parsers.parse_oecd_rta(_raw(files["oecd"], raw_dir), file=files["oecd"]), out)
+    io.write_table("cepii_dist", parsers.parse_cepii_dist(_raw(files["dist"], raw_dir), file=files["dist"]), out)
+
+
 BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "census": build_census,
     "enduse": build_enduse,
@@ -151,6 +161,7 @@ BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "fx": build_fx,
     "macro": build_macro,
     "benchmarks": build_benchmarks,
+    "gravity": build_gravity,
 }
 
 

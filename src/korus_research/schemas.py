@@ -173,6 +173,36 @@ BENCHMARKS = DataFrameSchema(
     unique=["id"], strict=True, name="benchmarks",
 )
 
+_iso = Column(str, Check.str_matches(r"^[A-Z][A-Z0-9]{2}$"))  # ISO3; a few source codes (KN1, ROW) kept
+
+GRAVITY_DTA = DataFrameSchema(
+    {"exporter": _iso, "importer": _iso, "year": _year, "trade_usd": _nonneg,
+     "agreement_id": Column(int, Check.ge(0)), "agreement": Column(str)},
+    unique=["exporter", "importer", "year"], strict=True, name="gravity_dta",
+)
+
+GRAVITY_WIOD = DataFrameSchema(
+    {"exporter": _iso, "importer": _iso, "year": _year, "trade_usd_mn": _nonneg,
+     "fta": Column(int, Check.isin([0, 1])), "other_fta": Column(int, Check.isin([0, 1])),
+     "eu_enlargement": Column(int, Check.isin([0, 1]))},
+    unique=["exporter", "importer", "year"], strict=True, name="gravity_wiod",
+)
+
+GRAVITY_OECD = DataFrameSchema(
+    {"exporter": _iso, "importer": _iso, "year": _year, "trade_usd_th": _nonneg,
+     "dist_km": Column(float, Check.ge(0)), "contig": Column(int, Check.isin([0, 1])),
+     "col": Column(int, Check.isin([0, 1])), "comcol": Column(int, Check.isin([0, 1])),
+     "rta": Column(int, Check.isin([0, 1]))},
+    unique=["exporter", "importer", "year"], strict=True, name="gravity_oecd",
+)
+
+CEPII_DIST = DataFrameSchema(
+    {"exporter": _iso, "importer": _iso, "dist_km": Column(float, Check.ge(0), nullable=True),
+     "distw_km": Column(float, Check.ge(0), nullable=True), "contig": Column(int, Check.isin([0, 1])),
+     "comlang_off": Column(int, Check.isin([0, 1])), "colony": Column(int, Check.isin([0, 1]))},
+    unique=["exporter", "importer"], strict=True, name="cepii_dist",
+)
+
 #: Every processed table: name -> schema (file ``data/processed/<name>.parquet``).
 TABLES: dict[str, pa.DataFrameSchema] = {
     "census_monthly": CENSUS_MONTHLY,
@@ -187,4 +217,8 @@ TABLES: dict[str, pa.DataFrameSchema] = {
     "fred_macro": FRED_MACRO,
     "worldbank_indicators": WORLDBANK,
     "benchmarks": BENCHMARKS,
+    "gravity_dta": GRAVITY_DTA,
+    "gravity_wiod": GRAVITY_WIOD,
+    "gravity_oecd": GRAVITY_OECD,
+    "cepii_dist": CEPII_DIST,
 }

@@ -1,0 +1,157 @@
+"""Gravity: recovery on seeded SYNTHETIC panels, a statsmodels GLM dummy-variable
+cross-check, hand-written sandwiches under both conventions, the GE solver's equilibrium
+conditions, the OECD unit fix, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+
+from korus_research import gravity, io
+from korus_research.errors import DataError
+
+
+def simulated_gravity(beta: float, seed: int, n: int = 10, years=(2000, 2004, 2008, 2012, 2016)) -> pd.DataFrame:
+    """SYNTHETIC structural-gravity panel with a known agreement effect ``beta`` between C0 and C1."""
+    rng = np.random.default_rng(seed)
+    countries = [f"C{i}" for i in range(n)]
+    rows = []
+    pair_cost = {(i, j): rng.normal(0, 0.8) for i in countries for j in countries}
+    for y in years:
+        ex = {c: rng.normal(0, 0.5) for c in countries}
+        im = {c: rng.normal(0, 0.5) for c in countries}
+        for i in countries:
+            for j in countries:
+                if i == j:
+                    continue
+                agreement = {i, j} == {"C0", "C1"} and y >= 2012
+                mu = np.exp(5 + ex[i] + im[j] + pair_cost[(i, j)] + beta * agreement)
+                rows.append({"exporter": i, "importer": j, "year": y, "trade": rng.poisson(mu),
+                             "other": float(rng.random() < 0.1)})
+    return pd.DataFrame(rows)
+
+
+def test_recovers_a_known_agreement_effect():
+    panel = simulated_gravity(0.3, seed=1, n=14)
+    data, terms = gravity.add_agreement_terms(panel, ("C0", "C1"), 2012, "fta", other=panel["other"])
+    res = gravity.ppml(data, "trade", terms)
+    row = res.table.set_index("term").loc["fta"]
+    assert abs(row["estimate"] - 0.3) < 3 * row["se"]
+    assert abs(res.table.set_index("term").loc["other_agreements", "estimate"]) < 0.05
+
+
+def _small():
+    panel = simulated_gravity(0.25, seed=4, n=6, years=(2000, 2008, 2016))
+    data, terms = gravity.add_agreement_terms(panel, ("C0", "C1"), 2012, "fta", other=panel["other"])
+    data = data.assign(exp_year=data["exporter"] + "_" + data["year"].astype(str),
+                       imp_year=data["importer"] + "_" + data["year"].astype(str),
+                       pair=data["exporter"] + "_" + data["importer"])
+    return data, terms
+
+
+def test_agrees_with_statsmodels_glm_dummies_and_hand_sandwich():
+    data, terms = _small()
+    res = gravity.ppml(data, "trade", terms, ssc="stata")
+    glm = smf.glm(f"trade ~ {' + '.join(terms)} + C(exp_year) + C(imp_year) + C(pair)", data=data,
+                  family=sm.families.Poisson()).fit(tol=1e-13, maxiter=500)
+    est = res.table.set_index("term")
+    for t in terms:
+        assert est.loc[t, "estimate"] == pytest.approx(glm.params[t], abs=1e-6)
+    # hand-written pair-clustered sandwich on the full dummy design
+    X = glm.model.exog
+    mu = glm.mu
+    u = data["trade"].to_numpy() - mu
+    bread = np.linalg.pinv(X.T @ (X * mu[:, None]))
+    meat = np.zeros((X.shape[1], X.shape[1]))
+    groups = data["pair"].to_numpy()
+    for g in np.unique(groups):
+        s = X[groups == g].T @ u[groups == g]
+        meat += np.outer(s, s)
+    G = len(np.unique(groups))
+    V = bread @ meat @ bread
+    cols = list(glm.params.index)
+    for t in terms:
+        i = cols.index(t)
+        assert est.loc[t, "se"] == pytest.approx(np.sqrt(G / (G - 1) * V[i, i]), rel=1e-5)
+    # fixest convention: also (N-1)/(N-K), K counting the coefficients and the levels of the
+    # fixed effects not nested in the clusters, less one per additional dimension (pair
+    # effects, nested in the pair clusters, are not counted)
+    fx = gravity.ppml(data, "trade", terms, ssc="fixest").table.set_index("term")
+    N = len(data)
+    K = len(terms) + data["exp_year"].nunique() + data["imp_year"].nunique() - 1
+    for t in terms:
+        i = cols.index(t)
+        assert fx.loc[t, "se"] == pytest.approx(np.sqrt(G / (G - 1) * (N - 1) / (N - K) * V[i, i]), rel=1e-5)
+
+
+def test_pe_counterfactual_by_hand():
+    data, terms = _small()
+    res = gravity.ppml(data, "trade", terms)
+    out = gravity.pe_counterfactual(data, "trade", res, ("C0", "C1"), terms, [2016])
+    b = res.table.set_index("term").loc["fta", "estimate"]
+    x01 = data.query("exporter == 'C0' and importer == 'C1' and year == 2016")["trade"].iloc[0]
+    x10 = data.query("exporter == 'C1' and importer == 'C0' and year == 2016")["trade"].iloc[0]
+    assert out.loc[2016, "balance effect"] == pytest.approx((x01 - x10) * (1 - np.exp(-b)))
+    assert out.loc[2016, "active terms"] == "fta"
+
+
+def test_ge_solver_baseline_and_market_clearing():
+    rng = np.random.default_rng(2)
+    names = [f"C{i}" for i in range(6)]
+    flows = pd.DataFrame(rng.uniform(1, 10, (6, 6)) + np.eye(6) * 50, index=names, columns=names)
+    ones = pd.DataFrame(1.0, index=names, columns=names)
+    base = gravity.ge_counterfactual(flows, ones)
+    np.testing.assert_allclose(base.flows.to_numpy(), flows.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(base.price_change, 1.0, rtol=1e-12)
+    tau = ones.copy()
+    tau.loc["C0", "C1"] = tau.loc["C1", "C0"] = np.exp(-0.3)
+    cf = gravity.ge_counterfactual(flows, tau)
+    assert cf.max_clearing_error < 1e-8
+    # market clearing written out: output = sales to every destination, expenditure shares fixed
+    y_new = cf.price_change * flows.sum(axis=1)
+    np.testing.assert_allclose(cf.flows.sum(axis=1), y_new, rtol=1e-8)
+    deficit = flows.sum(axis=0) - flows.sum(axis=1)
+    np.testing.assert_allclose(cf.flows.sum(axis=0), y_new + deficit, rtol=1e-8)
+    assert cf.flows.to_numpy().sum() == pytest.approx(flows.to_numpy().sum(), rel=1e-10)
+    assert cf.flows.loc["C0", "C1"] < flows.loc["C0", "C1"]  # higher costs, less trade
+    assert cf.real_income_change["C0"] < 1 and cf.real_income_change["C1"] < 1
+
+
+def test_bad_input():
+    panel = simulated_gravity(0.0, seed=3, n=4, years=(2008, 2016))
+    with pytest.raises(DataError, match="duplicated pair-year; rows: C0/C1/2008"):
+        gravity.ppml(pd.concat([panel, panel.iloc[[0]]]), "trade", [])
+    neg = panel.copy()
+    neg.loc[0, "trade"] = -1
+    with pytest.raises(DataError, match="negative or missing trade flow; rows: C0/C1/2008"):
+        gravity.ppml(neg, "trade", [])
+    with pytest.raises(gravity.GravityError, match="no flows between C0 and XX"):
+        gravity.add_agreement_terms(panel, ("C0", "XX"), 2012)
+    with pytest.raises(gravity.GravityError, match="does not vary"):
+        gravity.add_agreement_terms(panel, ("C0", "C1"), 2030)
+    # a pair with only zeros is reported and dropped, not hidden
+    zeros = panel.copy()
+    zeros.loc[(zeros["exporter"] == "C2") & (zeros["importer"] == "C3"), "trade"] = 0
+    data, terms = gravity.add_agreement_terms(zeros, ("C0", "C1"), 2012)
+    res = gravity.ppml(data, "trade", terms)
+    assert res.info["pairs with only zeros (dropped)"] == 2
+
+
+def test_real_panels():
+    dta = io.read_table("gravity_dta")
+    assert dta.loc[dta["agreement_id"] == 211, ["exporter", "importer"]].apply(frozenset, axis=1).eq(
+        frozenset({"KOR", "USA"})).all()
+    oecd = io.read_table("gravity_oecd")
+    # after the unit fix, domestic sales exceed total exports (both in $ thousand)
+    dom = oecd[oecd["exporter"] == oecd["importer"]].set_index(["exporter", "year"])["trade_usd_th"]
+    intl = oecd[oecd["exporter"] != oecd["importer"]].groupby(["exporter", "year"])["trade_usd_th"].sum()
+    share = (dom / (dom + intl)).dropna()
+    assert share.loc[("USA", 2015)] > 0.8 and share.loc[("KOR", 2015)] > 0.5
+    assert share.median() > 0.5  # without the fix the domestic share would be about 1000 times smaller
+    wiod = io.read_table("gravity_wiod")
+    assert wiod.query("exporter == 'KOR' and importer == 'USA' and year == 2014")["fta"].iloc[0] == 1
+    dist = io.read_table("cepii_dist")
+    assert dist.query("exporter == 'KOR' and importer == 'USA'")["dist_km"].iloc[0] > 10000
