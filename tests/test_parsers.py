@@ -197,3 +197,42 @@ def test_workbook_edit_helper_is_real(mirror, tmp_path):
     # guard: the edited-workbook helper writes a readable workbook with the original layout
     path = _edited_census(mirror, tmp_path, lambda f: f)
     assert openpyxl.load_workbook(path).sheetnames == ["country"]
+
+
+def test_oecd_domestic_flows_put_in_thousands(tmp_path):
+    """SYNTHETIC Stata file: a domestic row in $ million becomes $ thousand; others unchanged."""
+    import zipfile
+
+    frame = pd.DataFrame({"iso3_i": ["KOR", "KOR"], "iso3_j": ["KOR", "USA"], "year": [2015, 2015],
+                          "trade": [1500.0, 70_000_000.0], "dist": [0.0, 11000.0], "contig": [0, 0],
+                          "col": [1, 0], "comcol": [0, 0], "rta": [0, 1]})
+    dta = tmp_path / "data_RTA_OECD_ASIA.dta"
+    frame.to_stata(dta, write_index=False)
+    archive = tmp_path / "panel.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(dta, "data/data_RTA_OECD_ASIA.dta")
+    out = parsers.parse_oecd_rta(archive).set_index(["exporter", "importer"])
+    assert out.loc[("KOR", "KOR"), "trade_usd_th"] == 1_500_000.0
+    assert out.loc[("KOR", "USA"), "trade_usd_th"] == 70_000_000.0
+    with pytest.raises(DataError, match="member not in the archive"):
+        parsers.parse_oecd_rta(archive, member="data/other.dta")
+
+
+def test_gravity_duplicates_and_negative_flows(mirror, tmp_path):
+    table = parsers.parse_wiod_gravity(mirror / "gravity/GEGravity_TradeData0014.rda")
+    assert {"USA", "KOR", "ROW"} <= set(table["exporter"])
+    with pytest.raises(DataError, match="duplicated key"):
+        parsers._gravity_checks(pd.concat([table, table.iloc[[0]]]), "wiod", "trade_usd_mn")
+    bad = table.copy()
+    bad.loc[3, "trade_usd_mn"] = -1.0
+    with pytest.raises(DataError, match="field 'trade_usd_mn': missing or negative trade flow"):
+        parsers._gravity_checks(bad, "wiod", "trade_usd_mn")
+
+
+def test_dta_panel_and_cepii(mirror):
+    dta = parsers.parse_penppml_trade(mirror / "gravity/penppml_trade.rda")
+    assert len(dta) == 316317
+    korus = dta[dta["agreement_id"] == 211]
+    assert sorted(korus["year"].unique()) == [2012, 2016]
+    dist = parsers.parse_cepii_dist(mirror / "gravity/dist_cepii.zip")
+    assert len(dist) == 224 * 224

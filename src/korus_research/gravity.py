@@ -186,6 +186,7 @@ def ppml(panel: pd.DataFrame, flow: str, terms: list[str], fixed_effects: str = 
         "pair effects": used["pair"].nunique() if fixed_effects == "three-way" else 0,
         "pseudo_r2": float(getattr(fit, "_pseudo_r2", np.nan)) if getattr(fit, "_pseudo_r2", None) is not None else _pseudo_r2(fit, used, flow),
         "fixed_effects": fixed_effects, "ssc": ssc, "clusters": used["pair"].nunique(),
+        "terms dropped as collinear": ", ".join(t for t in rhs if t not in coef.index) or "none",
         "warnings": "; ".join(sorted({str(w.message)[:120] for w in caught})),
     }
     vcov = pd.DataFrame(fit._vcov, index=coef.index, columns=coef.index)
@@ -308,8 +309,9 @@ def ge_counterfactual(flows: pd.DataFrame, tau: pd.DataFrame, sigma: float = 7.0
     pi = x / e[None, :]
     deficit = e - y
     p = np.ones(len(y))
-    it = 0
-    for it in range(1, max_iter + 1):
+    iterations = 0
+    while iterations < max_iter:
+        iterations += 1
         weights = pi * t * (p ** (1 - sigma))[:, None]
         pi_new = weights / weights.sum(axis=0, keepdims=True)
         demand = pi_new @ (p * y + deficit)
@@ -326,4 +328,108 @@ def ge_counterfactual(flows: pd.DataFrame, tau: pd.DataFrame, sigma: float = 7.0
     clearing = np.max(np.abs(new_flows.sum(axis=1) / (p * y) - 1))
     names = flows.index
     return GEResult(pd.DataFrame(new_flows, index=names, columns=flows.columns), pd.Series(p, index=names),
-                    pd.Series(index, index=names), pd.Series(p / index, index=names), float(clearing), it)
+                    pd.Series(index, index=names), pd.Series(p / index, index=names), float(clearing), iterations)
+
+
+# ---------------------------------------------------------------- specifications --------
+
+
+@dataclass(frozen=True)
+class Specification:
+    """One gravity specification of the study: a panel, its flow and unit, and the terms."""
+
+    label: str
+    table: str
+    flow: str
+    unit_to_bn: float  # divide the flow by this to get US$ billion
+    other: str | None  # column marking other agreements
+    lead: int | None
+    lags: tuple[int, ...]
+    border_by_year: bool
+    fixed_effects: str = "three-way"
+
+
+#: The specifications estimated by the gravity notebook (keys are its ``panels`` parameter).
+SPECIFICATIONS = {
+    "dta": Specification("DTA 1964-2016, three-way", "gravity_dta", "trade_usd", 1e9, "agreement_id", 4, (4,), False),
+    "dta_twoway": Specification("DTA 1964-2016, two-way + CEPII", "gravity_dta", "trade_usd", 1e9, "agreement_id",
+                                None, (), False, "two-way"),
+    # no lead: the panel starts in 2010, two years before entry, so a lead would be collinear
+    # with the agreement term and the pair effect
+    "oecd": Specification("OECD-Asia 2010-2019, three-way + border", "gravity_oecd", "trade_usd_th", 1e6, "rta",
+                          None, (3,), True),
+    "wiod": Specification("WIOD 2000-2014, three-way + border", "gravity_wiod", "trade_usd_mn", 1e3, "fta",
+                          5, (), True),
+}
+
+TWO_WAY_COVARIATES = ["ln_dist", "contig", "comlang_off", "colony"]
+
+
+def members_of_agreement(dta: pd.DataFrame, agreement_id: int) -> tuple[tuple[str, str], int]:
+    """The two members and first year of a bilateral agreement id of the DTA panel."""
+    rows = dta[dta["agreement_id"] == agreement_id]
+    if rows.empty:
+        raise GravityError(f"agreement id {agreement_id} is absent from the DTA panel")
+    members = sorted(set(rows["exporter"]) | set(rows["importer"]))
+    if len(members) != 2:
+        raise GravityError(f"agreement id {agreement_id} has {len(members)} members; a bilateral agreement is needed")
+    return (members[0], members[1]), int(rows["year"].min())
+
+
+def with_cepii(panel: pd.DataFrame, dist: pd.DataFrame) -> pd.DataFrame:
+    """Add log distance, contiguity, common official language and colony ties (CEPII);
+    pairs without CEPII data are dropped and counted in ``attrs['no_cepii']``."""
+    merged = panel.merge(dist, on=["exporter", "importer"], how="inner", suffixes=("", "_cepii"))
+    merged = merged[merged["dist_km"] > 0]
+    merged["ln_dist"] = np.log(merged["dist_km"])
+    merged.attrs["no_cepii"] = len(panel) - len(merged)
+    return merged
+
+
+def estimate_specification(spec: Specification, table: pd.DataFrame, members: tuple[str, str],
+                           entry_year: int, ssc: str = "stata", dist: pd.DataFrame | None = None,
+                           name: str = "agreement") -> tuple[GravityResult, pd.DataFrame, list[str]]:
+    """Build the terms of ``spec`` and fit it; returns the result, the data and the terms."""
+    panel = table
+    if spec.fixed_effects == "two-way":
+        if dist is None:
+            raise GravityError("the two-way specification needs the CEPII distances")
+        panel = with_cepii(table[table["exporter"] != table["importer"]], dist)
+    other = panel[spec.other] if spec.other else None
+    data, terms = add_agreement_terms(panel, members, entry_year, name, other=other, lags=spec.lags,
+                                      lead=spec.lead, border_by_year=spec.border_by_year)
+    covariates = TWO_WAY_COVARIATES if spec.fixed_effects == "two-way" else None
+    result = ppml(data, spec.flow, terms, spec.fixed_effects, covariates, ssc)
+    return result, data, terms
+
+
+def ge_from_panel(panel: pd.DataFrame, flow: str, year: int, members: tuple[str, str], beta: float,
+                  sigma: float = 7.0) -> tuple[GEResult, pd.DataFrame]:
+    """GE counterfactual on one year of a panel with domestic flows: the agreement's effect
+    ``beta`` removed between ``members`` (``tau = exp(-beta)`` both ways).
+
+    Returns the result and a summary for the members: bilateral flows, total exports and
+    real income (percentage changes).
+    """
+    year_rows = panel[panel["year"] == year]
+    flows = year_rows.pivot_table(index="exporter", columns="importer", values=flow, aggfunc="sum")
+    countries = sorted(set(flows.index) & set(flows.columns))
+    flows = flows.reindex(index=countries, columns=countries)
+    if flows.isna().any().any():
+        raise GravityError(f"the {year} flows are not a complete square matrix (domestic flows needed)")
+    a, b = members
+    tau = pd.DataFrame(1.0, index=countries, columns=countries)
+    tau.loc[a, b] = tau.loc[b, a] = np.exp(-beta)
+    result = ge_counterfactual(flows, tau, sigma)
+    rows = []
+    for c in (a, b):
+        other = b if c == a else a
+        intl = [k for k in countries if k != c]
+        rows.append({
+            "country": c,
+            "exports to the other member, % change": 100 * (result.flows.loc[c, other] / flows.loc[c, other] - 1),
+            "total exports, % change": 100 * (result.flows.loc[c, intl].sum() / flows.loc[c, intl].sum() - 1),
+            "real income, % change": 100 * (result.real_income_change[c] - 1),
+            "factory-gate price, % change": 100 * (result.price_change[c] - 1),
+        })
+    return result, pd.DataFrame(rows).set_index("country")

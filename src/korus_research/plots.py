@@ -189,3 +189,32 @@ def placebo_plot(placebos: dict[str, pd.DataFrame], partner: str) -> plt.Figure:
         ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def coefficient_plot(table: pd.DataFrame, label: str, title: str) -> plt.Figure:
+    """Point estimates with intervals, one row per ``label`` (columns estimate, ci_low, ci_high)."""
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(table) + 1.8))
+    y = np.arange(len(table))
+    ax.errorbar(table["estimate"], y, xerr=[table["estimate"] - table["ci_low"], table["ci_high"] - table["estimate"]],
+                fmt="o", capsize=4, color="navy")
+    ax.set_yticks(y, table[label])
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel("coefficient (log points), 95% interval")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def counterfactual_flows(table: pd.DataFrame, reporter: str, partner: str, label: str) -> plt.Figure:
+    """Actual and no-agreement flows between two members (from ``gravity.pe_counterfactual``)."""
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for direction, color in ((f"{reporter} exports to {partner}", "darkgreen"), (f"{reporter} imports from {partner}", "darkorange")):
+        ax.plot(table.index, table[f"{direction}, actual"], marker="o", color=color, label=f"{direction}, actual")
+        ax.plot(table.index, table[f"{direction}, without"], marker="o", linestyle="--", color=color,
+                label=f"{direction}, without the agreement")
+    ax.set_ylabel("US$ billion")
+    ax.set_title(f"Actual and counterfactual flows ({label})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
