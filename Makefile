@@ -26,6 +26,7 @@ RESULTS_02 := $(addprefix $(RESULTS)/,decomposition_contributions.parquet decomp
 RESULTS_03 := $(addprefix $(RESULTS)/,effects_event_study.parquet effects_pretrend.parquet effects_dollars.parquet \
 	effects_did.parquet effects_synth_dollars.parquet effects_placebo.parquet)
 RESULTS_04 := $(addprefix $(RESULTS)/,gravity_estimates.parquet gravity_pe.parquet gravity_info.parquet gravity_ge.parquet)
+RESULTS_05 := $(addprefix $(RESULTS)/,macro_coefficients.parquet macro_balance_parts.parquet macro_share.parquet)
 
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
@@ -69,8 +70,9 @@ $(eval $(call RESULT_RULE,01,01_balance_overview))
 $(eval $(call RESULT_RULE,02,02_decomposition))
 $(eval $(call RESULT_RULE,03,03_agreement_effects))
 $(eval $(call RESULT_RULE,04,04_gravity))
+$(eval $(call RESULT_RULE,05,05_macro_drivers))
 
-results: $(RESULTS_01) $(RESULTS_02) $(RESULTS_03) $(RESULTS_04) ## the saved key results of the notebooks (data/processed/results)
+results: $(RESULTS_01) $(RESULTS_02) $(RESULTS_03) $(RESULTS_04) $(RESULTS_05) ## the saved key results of the notebooks (data/processed/results)
 
 report: reports/index.html ## build the static HTML report (reports/index.html)
 

@@ -218,3 +218,41 @@ def counterfactual_flows(table: pd.DataFrame, reporter: str, partner: str, label
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def macro_paths(paths: dict[str, pd.DataFrame], partner: str, base) -> plt.Figure:
+    """Actual, fitted and counterfactual (agreement off, exchange rate held) real flows."""
+    fig, axes = plt.subplots(1, len(paths), figsize=(6 * len(paths), 4), squeeze=False)
+    for ax, (label, path) in zip(axes[0], paths.items(), strict=True):
+        x = path.index.to_timestamp() if hasattr(path.index, "to_timestamp") else path.index
+        ax.plot(x, path["actual"] / 1e3, color="navy", label="actual")
+        ax.plot(x, path["fitted"] / 1e3, color="darkorange", linestyle="--", label="fitted")
+        ax.plot(x, path["counterfactual"] / 1e3, color="seagreen", linestyle=":",
+                label=f"no agreement, exchange rate at {base}")
+        ax.set_title(f"{label} ({partner}), real, 2012 US$ bn")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def rer_plot(rer: pd.Series, partner: str, measure: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    x = rer.index.to_timestamp() if hasattr(rer.index, "to_timestamp") else rer.index
+    ax.plot(x, rer / rer.mean() * 100, color="navy")
+    ax.set_ylabel("index, sample mean = 100")
+    ax.set_title(f"Real exchange rate, {partner} currency per US$ ({measure}; up = {partner} real depreciation)")
+    fig.tight_layout()
+    return fig
+
+
+def savings_plot(table: pd.DataFrame, partner: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for col in table.columns:
+        style = "-" if "current account" in col or "balance" in col else "--"
+        ax.plot(table.index, table[col], style, label=col)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel("% of GDP")
+    ax.set_title(f"Saving, investment and current accounts: USA and {partner}")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
