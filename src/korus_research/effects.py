@@ -188,10 +188,10 @@ def event_study(panel: pd.DataFrame, treated: str, entry: pd.Timestamp, outcome:
     if method == "ols":
         positive = data[outcome] > 0
         data = data[positive].assign(y=np.log(data.loc[positive, outcome]))
-        fit = pf.feols(f"y ~ {' + '.join(names)} | {fe}", data=data, vcov={"CRV1": "partner"}, ssc=pf.ssc(**SSC))
+        fit = pf.feols(f"y ~ {' + '.join(names)} | {fe}", data=data, vcov={"CRV1": "partner"}, ssc=pf.ssc(**SSC), fixef_tol=1e-10)
     elif method == "ppml":
         data = data.assign(y=data[outcome])
-        fit = pf.fepois(f"y ~ {' + '.join(names)} | {fe}", data=data, vcov={"CRV1": "partner"}, ssc=pf.ssc(**SSC))
+        fit = pf.fepois(f"y ~ {' + '.join(names)} | {fe}", data=data, vcov={"CRV1": "partner"}, ssc=pf.ssc(**SSC), fixef_tol=1e-10)
     else:
         raise EffectsError(f"method {method!r}: choose 'ols' or 'ppml'")
     coef, se = fit.coef(), fit.se()
@@ -314,10 +314,10 @@ def product_did(panel: pd.DataFrame, treated: str, entry: pd.Timestamp, method: 
 
         with warnings.catch_warnings():  # separation is reported in attrs, not as a warning
             warnings.simplefilter("ignore", UserWarning)
-            fit = pf.fepois(f"value ~ {rhs} | {fe}", data=data, vcov={"CRV1": "partner"}, ssc=pf.ssc(**SSC))
+            fit = pf.fepois(f"value ~ {rhs} | {fe}", data=data, vcov={"CRV1": "partner"}, ssc=pf.ssc(**SSC), fixef_tol=1e-10)
     elif method == "ols":
         data = data[data["value"] > 0].assign(value=lambda f: np.log(f["value"]))
-        fit = pf.feols(f"value ~ {rhs} | {fe}", data=data, vcov={"CRV1": "partner"}, ssc=pf.ssc(**SSC))
+        fit = pf.feols(f"value ~ {rhs} | {fe}", data=data, vcov={"CRV1": "partner"}, ssc=pf.ssc(**SSC), fixef_tol=1e-10)
     else:
         raise EffectsError(f"method {method!r}: choose 'ppml' or 'ols'")
     coef, se = fit.coef(), fit.se()

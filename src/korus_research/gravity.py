@@ -170,7 +170,7 @@ def ppml(panel: pd.DataFrame, flow: str, terms: list[str], fixed_effects: str = 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = pf.fepois(f"{flow} ~ {' + '.join(rhs)} | {fe}", data=used, vcov={"CRV1": "pair"},
-                        ssc=pf.ssc(**SSC_CONVENTIONS[ssc]), iwls_maxiter=100, iwls_tol=1e-10)
+                        ssc=pf.ssc(**SSC_CONVENTIONS[ssc]), iwls_maxiter=100, iwls_tol=1e-10, fixef_tol=1e-10)
     coef, se = fit.coef(), fit.se()
     z = stats.norm.ppf(0.5 + level / 2)
     table = pd.DataFrame({"estimate": coef, "se": se})
