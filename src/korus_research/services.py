@@ -1,0 +1,150 @@
+"""US services trade with a partner: a client for the BEA International Services API.
+
+The BEA's ``IntlServTrade`` dataset has no offline copy in the mirror (a known gap). With
+a key in the ``BEA_API_KEY`` environment variable (and only there) the client downloads a
+partner's services trade, removes the key from the response before anything is stored,
+caches it in ``data/raw/bea/`` (atomically) and records it in the fetch manifest with its
+sha256. Without a key the cached response is used, or a clear error says how to get one.
+
+References
+----------
+U.S. Bureau of Economic Analysis, "BEA API User Guide", datasets ``IntlServTrade``
+(parameters TypeOfService, TradeDirection, Affiliation, AreaOrCountry, Year).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from . import config
+from .fetch import _write_manifest, read_manifest
+
+BEA_URL = "https://apps.bea.gov/api/data"
+KEY_VARIABLE = "BEA_API_KEY"
+
+
+class ServicesError(RuntimeError):
+    """The BEA services data could not be had (no key and no cache, an API error, ...)."""
+
+
+def _cache_path(area: str, raw_dir: Path) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", area).strip("_")
+    return raw_dir / "bea" / f"IntlServTrade_{slug}.json"
+
+
+def _strip_key(payload: dict, key: str) -> dict:
+    """Remove every trace of the key from a BEA response (it echoes the request)."""
+    text = json.dumps(payload)
+    if key:
+        text = text.replace(key, "REMOVED")
+    clean = json.loads(text)
+    request = clean.get("BEAAPI", {}).get("Request", {})
+    params = request.get("RequestParam", [])
+    request["RequestParam"] = [p for p in params if str(p.get("ParameterName", "")).upper() != "USERID"]
+    return clean
+
+
+def fetch_services(area: str = "Korea, South", raw_dir: Path | None = None, url: str | None = None,
+                   refresh: bool = False, timeout: float = 60) -> dict:
+    """Return the BEA ``IntlServTrade`` response for ``area`` (all services, both directions,
+    all years), from the cache or, with ``BEA_API_KEY`` set, from the API.
+
+    Raises
+    ------
+    ServicesError
+        When there is neither a cached response nor a key, or the API answers with an error
+        (the message never contains the key).
+    """
+    raw_dir = Path(raw_dir or config.data_raw())
+    cache = _cache_path(area, raw_dir)
+    if cache.exists() and not refresh:
+        return json.loads(cache.read_text())
+    key = os.environ.get(KEY_VARIABLE, "")
+    if not key:
+        raise ServicesError(
+            f"no cached BEA services data for {area!r} (data/raw/bea/{cache.name}) "
+            f"and no {KEY_VARIABLE} in the environment: register at https://apps.bea.gov/api/signup/ and "
+            f"export {KEY_VARIABLE}=...; offline, the published figures in benchmarks.csv are used")
+    params = {"UserID": key, "method": "GetData", "datasetname": "IntlServTrade", "TypeOfService": "All",
+              "TradeDirection": "All", "Affiliation": "All", "AreaOrCountry": area, "Year": "All",
+              "ResultFormat": "JSON"}
+    base = url or os.environ.get("KORUS_BEA_URL", BEA_URL)
+    try:
+        with urllib.request.urlopen(f"{base}?{urllib.parse.urlencode(params)}", timeout=timeout) as resp:
+            payload = json.loads(resp.read().decode("utf-8"))
+    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+        raise ServicesError(f"BEA API request for {area!r} failed: {type(exc).__name__}: "
+                            f"{str(exc).replace(key, 'REMOVED')[:300]}") from None
+    payload = _strip_key(payload, key)
+    error = payload.get("BEAAPI", {}).get("Error") or payload.get("BEAAPI", {}).get("Results", {}).get("Error")
+    if error:
+        raise ServicesError(f"BEA API error for {area!r}: {json.dumps(error)[:400]}")
+    if not payload.get("BEAAPI", {}).get("Results", {}).get("Data"):
+        raise ServicesError(f"BEA API returned no data for {area!r}")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".bea-", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(payload, fh)
+    os.replace(tmp, cache)
+    manifest = read_manifest(raw_dir)
+    data = cache.read_bytes()
+    manifest[str(cache.relative_to(raw_dir))] = {
+        "source": f"{base} (IntlServTrade, AreaOrCountry={area}; key removed)",
+        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "official_url": BEA_URL, "vintage": "as downloaded",
+    }
+    _write_manifest(raw_dir, manifest)
+    return payload
+
+
+def parse_services(payload: dict) -> pd.DataFrame:
+    """Tidy ``year, type_of_service, direction, affiliation, value_usd_mn`` from a BEA response."""
+    rows = payload.get("BEAAPI", {}).get("Results", {}).get("Data", [])
+    if not rows:
+        raise ServicesError("the BEA response holds no data rows")
+    frame = pd.DataFrame(rows)
+    need = ["TimePeriod", "TypeOfService", "TradeDirection", "Affiliation", "DataValue", "UNIT_MULT"]
+    missing = [c for c in need if c not in frame]
+    if missing:
+        raise ServicesError(f"BEA response rows lack fields {missing}")
+    value = pd.to_numeric(frame["DataValue"].astype(str).str.replace(",", ""), errors="coerce")
+    scale = 10.0 ** (pd.to_numeric(frame["UNIT_MULT"], errors="coerce") - 6)
+    return pd.DataFrame({
+        "year": pd.to_numeric(frame["TimePeriod"].astype(str).str[:4], errors="coerce").astype("Int64"),
+        "type_of_service": frame["TypeOfService"], "direction": frame["TradeDirection"],
+        "affiliation": frame["Affiliation"], "value_usd_mn": value * scale,
+    }).dropna(subset=["value_usd_mn"])
+
+
+def published_services(benchmarks: pd.DataFrame, partner_name: str = "Korea") -> pd.DataFrame:
+    """US services exports and imports with the partner from ``benchmarks.csv`` (published
+    figures of several BEA vintages, labelled with their sources): ``year, direction,
+    value_usd_bn, source``."""
+    rows = benchmarks[benchmarks["quantity"].str.match(rf"US services (exports to|imports from) {partner_name}")]
+    return pd.DataFrame({
+        "year": rows["period"].astype(int), "direction": rows["quantity"].str.extract(r"services (\w+)")[0],
+        "value_usd_bn": rows["value_low"], "source": rows["source"],
+    }).sort_values(["direction", "year"]).reset_index(drop=True)
+
+
+def stalled(series: pd.Series, start: int, end: int, tolerance: float = 0.05) -> dict:
+    """Whether a series 'stalled' between two years: growth from ``start`` to ``end`` within
+    ``tolerance`` (relative) of zero, judged on the years available."""
+    available = series.dropna()
+    years = [y for y in available.index if start <= y <= end]
+    if len(years) < 2:
+        return {"years": years, "growth": float("nan"), "stalled": None}
+    growth = available[max(years)] / available[min(years)] - 1
+    return {"years": years, "growth": float(growth), "stalled": bool(abs(growth) <= tolerance)}

@@ -1,0 +1,100 @@
+"""BEA services client, tested against a loopback server that replays a response recorded
+by the test (SYNTHETIC values in the BEA layout); no network, and the key never stored."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from korus_research import io, services
+
+KEY = "ABCDEF12-3456-7890-ABCD-EF1234567890"  # a fake key, only for these tests
+
+
+def recorded_response(user_id: str) -> dict:
+    """A response in the BEA layout (SYNTHETIC numbers); it echoes the request, key included."""
+    return {"BEAAPI": {
+        "Request": {"RequestParam": [{"ParameterName": "USERID", "ParameterValue": user_id},
+                                     {"ParameterName": "DATASETNAME", "ParameterValue": "IntlServTrade"}]},
+        "Results": {"Data": [
+            {"TypeOfService": "AllServiceTypes", "TradeDirection": "Exports", "Affiliation": "AllAffiliations",
+             "AreaOrCountry": "Korea, South", "TimePeriod": str(y), "DataValue": f"{v:,}", "UNIT_MULT": "6"}
+            for y, v in [(2013, 20900), (2014, 21500), (2015, 22400), (2016, 21600)]]}}}
+
+
+class Server:
+    def __init__(self, body_for):
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                query = parse_qs(urlparse(self.path).query)
+                seen.append(query)
+                body = json.dumps(body_for(query)).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/api/data"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_download_strips_the_key_and_caches(tmp_path, monkeypatch):
+    monkeypatch.setenv(services.KEY_VARIABLE, KEY)
+    server = Server(lambda q: recorded_response(q["UserID"][0]))
+    try:
+        payload = services.fetch_services("Korea, South", raw_dir=tmp_path, url=server.url)
+    finally:
+        server.close()
+    assert server.seen[0]["datasetname"] == ["IntlServTrade"]
+    assert server.seen[0]["AreaOrCountry"] == ["Korea, South"]
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert KEY not in path.read_text(), path
+    assert KEY not in json.dumps(payload)
+    table = services.parse_services(payload)
+    assert table.set_index("year").loc[2016, "value_usd_mn"] == 21600
+    manifest = json.loads((tmp_path / "MANIFEST.json").read_text())
+    assert "bea/IntlServTrade_Korea_South.json" in manifest
+    # cached: no key, no server needed
+    monkeypatch.delenv(services.KEY_VARIABLE)
+    assert services.fetch_services("Korea, South", raw_dir=tmp_path) == payload
+
+
+def test_api_error_is_clear_and_keyless(tmp_path, monkeypatch):
+    monkeypatch.setenv(services.KEY_VARIABLE, KEY)
+    server = Server(lambda q: {"BEAAPI": {"Error": {"APIErrorCode": "3", "APIErrorDescription": f"bad key {KEY}"}}})
+    try:
+        with pytest.raises(services.ServicesError) as err:
+            services.fetch_services("Korea, South", raw_dir=tmp_path, url=server.url)
+    finally:
+        server.close()
+    assert "BEA API error" in str(err.value) and KEY not in str(err.value)
+    assert not (tmp_path / "bea").exists()
+
+
+def test_no_key_no_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv(services.KEY_VARIABLE, raising=False)
+    with pytest.raises(services.ServicesError, match="no BEA_API_KEY in the environment"):
+        services.fetch_services("Korea, South", raw_dir=tmp_path)
+
+
+def test_published_services_and_the_stall_claim():
+    pub = services.published_services(io.read_table("benchmarks"))
+    exports = pub[pub["direction"] == "exports"].set_index("year")["value_usd_bn"]
+    assert exports[2013] == 20.9 and exports[2016] == 21.6
+    verdict = services.stalled(exports, 2013, 2016)
+    assert verdict["years"] == [2013, 2015, 2016] and verdict["stalled"] is True
