@@ -24,9 +24,11 @@ RESULTS_02 := $(addprefix $(RESULTS)/,decomposition_contributions.parquet decomp
 	decomposition_autos_bases.parquet decomposition_autos_share.parquet decomposition_shift_share.parquet \
 	decomposition_lmdi.parquet)
 RESULTS_03 := $(addprefix $(RESULTS)/,effects_event_study.parquet effects_pretrend.parquet effects_dollars.parquet \
-	effects_did.parquet effects_synth_dollars.parquet effects_placebo.parquet)
+	effects_did.parquet effects_did_dollars.parquet effects_synth_dollars.parquet effects_placebo.parquet)
 RESULTS_04 := $(addprefix $(RESULTS)/,gravity_estimates.parquet gravity_pe.parquet gravity_info.parquet gravity_ge.parquet)
 RESULTS_05 := $(addprefix $(RESULTS)/,macro_coefficients.parquet macro_balance_parts.parquet macro_share.parquet)
+RESULTS_06 := $(addprefix $(RESULTS)/,synthesis_attribution.parquet synthesis_estimates.parquet \
+	synthesis_literature.parquet synthesis_findings.parquet)
 
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
@@ -71,12 +73,16 @@ $(eval $(call RESULT_RULE,02,02_decomposition))
 $(eval $(call RESULT_RULE,03,03_agreement_effects))
 $(eval $(call RESULT_RULE,04,04_gravity))
 $(eval $(call RESULT_RULE,05,05_macro_drivers))
+$(eval $(call RESULT_RULE,06,06_joint_study))
 
-results: $(RESULTS_01) $(RESULTS_02) $(RESULTS_03) $(RESULTS_04) $(RESULTS_05) ## the saved key results of the notebooks (data/processed/results)
+# The synthesis reads the results of notebooks 01-05 (it re-estimates nothing).
+reports/06_joint_study.ipynb: $(RESULTS_01) $(RESULTS_02) $(RESULTS_03) $(RESULTS_04) $(RESULTS_05)
+
+results: $(RESULTS_01) $(RESULTS_02) $(RESULTS_03) $(RESULTS_04) $(RESULTS_05) $(RESULTS_06) ## the saved key results of the notebooks (data/processed/results)
 
 report: reports/index.html ## build the static HTML report (reports/index.html)
 
-reports/index.html: $(REPORTS) src/korus_research/report.py
+reports/index.html: $(REPORTS) $(RESULTS_06) src/korus_research/report.py
 	$(KR) report
 
 test: test-unit test-notebooks ## run pytest, then nbval over notebooks/

@@ -478,3 +478,23 @@ def compare_effects_with_benchmarks(dollars: pd.DataFrame, benchmarks: pd.DataFr
                      "our years": f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0]),
                      "source": b["source"]})
     return pd.DataFrame(rows)
+
+
+def did_dollar_effects(panel: pd.DataFrame, did: pd.DataFrame, treated: str, year: int,
+                       unit: float = 1e9, level: float = 0.95) -> pd.DataFrame:
+    """Dollar effect of the agreement by product group in ``year`` from the product DiD:
+    ``value (1 - exp(-b_g))`` with a delta-method interval; the total treats the groups'
+    errors as independent (the covariance across groups is not kept), which is stated."""
+    z = stats.norm.ppf(0.5 + level / 2)
+    values = panel[(panel["partner"] == treated) & (panel["year"] == year)].groupby("group")["value"].sum() / unit
+    if values.empty:
+        raise EffectsError(f"no product values for {treated} in {year}")
+    coef = did.set_index("group")
+    out = pd.DataFrame(index=coef.index)
+    out["value"] = values.reindex(coef.index).fillna(0.0)
+    out["effect"] = out["value"] * (1 - np.exp(-coef["estimate"]))
+    out["effect_se"] = out["value"] * np.exp(-coef["estimate"]) * coef["se"]
+    out.loc["total"] = [out["value"].sum(), out["effect"].sum(), float(np.sqrt((out["effect_se"] ** 2).sum()))]
+    out["ci_low"] = out["effect"] - z * out["effect_se"]
+    out["ci_high"] = out["effect"] + z * out["effect_se"]
+    return out

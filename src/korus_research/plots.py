@@ -256,3 +256,46 @@ def savings_plot(table: pd.DataFrame, partner: str) -> plt.Figure:
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def attribution_chart(table: pd.DataFrame, partner: str, base: int, compare: int) -> plt.Figure:
+    """Stacked bar of the attribution of the balance change, beside the total."""
+    parts = table.drop(index=[i for i in table.index if i.startswith("total")])["usd_bn"]
+    total = table.loc[[i for i in table.index if i.startswith("total")][0], "usd_bn"]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colors = sns.color_palette("Set2", len(parts))
+    pos_base = neg_base = 0.0
+    for (name, value), color in zip(parts.items(), colors, strict=True):
+        bottom = pos_base if value >= 0 else neg_base
+        ax.bar(0, value, bottom=bottom, color=color, label=f"{name[:55]} ({value:+.1f})", width=0.5)
+        if value >= 0:
+            pos_base += value
+        else:
+            neg_base += value
+    ax.bar(1, total, color="navy", width=0.5, label=f"total change ({total:+.1f})")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks([0, 1], ["attributed parts", "total"])
+    ax.set_ylabel("US$ billion (negative = larger US deficit)")
+    ax.set_title(f"Change in the US goods balance with {partner}, {base}-{compare}")
+    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(1.0, 0.0))
+    fig.tight_layout()
+    return fig
+
+
+def estimates_beside_published(estimates: pd.DataFrame, published: float | None, label: str, title: str) -> plt.Figure:
+    """Our estimates with intervals (forest plot) and a published figure as a line."""
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(estimates) + 2))
+    y = np.arange(len(estimates))
+    err_low = (estimates["estimate"] - estimates["ci_low"]).fillna(0).clip(lower=0)
+    err_high = (estimates["ci_high"] - estimates["estimate"]).fillna(0).clip(lower=0)
+    ax.errorbar(estimates["estimate"], y, xerr=[err_low, err_high], fmt="o", capsize=3, color="navy")
+    ax.set_yticks(y, [str(e)[:55] for e in estimates["estimator"]])
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    if published is not None:
+        ax.axvline(published, color="firebrick", linestyle="--", label=label)
+        ax.legend(fontsize=8)
+    ax.set_xlabel("effect on the US balance, US$ billion")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

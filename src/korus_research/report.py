@@ -84,6 +84,29 @@ def environment_frame() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["package", "version"])
 
 
+def _study_summary(report_dir: Path) -> list[str]:
+    """Findings and attribution of every partner whose synthesis (notebook 06) was saved."""
+    from . import io
+
+    out = []
+    results = config.results_dir()
+    for folder in sorted(results.glob("*/")) if results.exists() else []:
+        partner = folder.name
+        if not (folder / "synthesis_findings.parquet").exists():
+            continue
+        findings = io.load_results("synthesis_findings", partner)["finding"]
+        attribution = io.load_results("synthesis_attribution", partner)
+        out.append(f"<h2>Findings: {html.escape(partner)}</h2><ul>")
+        out += [f"<li>{html.escape(f)}</li>" for f in findings]
+        out.append("</ul>")
+        chart = report_dir / "figures" / "06_joint_study" / partner / "attribution.png"
+        if chart.exists():
+            rel = chart.relative_to(report_dir).as_posix()
+            out.append(f"<figure><img src='{html.escape(rel)}' alt='attribution chart'></figure>")
+        out.append(_table(attribution.round(2)))
+    return out
+
+
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, escape=True, border=0, na_rep="")
 
@@ -100,6 +123,7 @@ def build_report(report_dir: Path | None = None) -> Path:
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>korus-research report</title><style>{_CSS}</style></head><body>",
              "<h1>korus-research: the US goods balance with a partner</h1>",
+             *_study_summary(report_dir),
              f"<p>Built {html.escape(time.strftime('%Y-%m-%d %H:%M %Z'))} from official data "
              "(see the provenance table). Each notebook below was executed by papermill; its "
              "parameters and run time are listed with it.</p>",

@@ -128,11 +128,14 @@ def parse_services(payload: dict) -> pd.DataFrame:
     }).dropna(subset=["value_usd_mn"])
 
 
-def published_services(benchmarks: pd.DataFrame, partner_name: str = "Korea") -> pd.DataFrame:
-    """US services exports and imports with the partner from ``benchmarks.csv`` (published
-    figures of several BEA vintages, labelled with their sources): ``year, direction,
-    value_usd_bn, source``."""
-    rows = benchmarks[benchmarks["quantity"].str.match(rf"US services (exports to|imports from) {partner_name}")]
+def published_services(benchmarks: pd.DataFrame, partner: str = "KOR") -> pd.DataFrame:
+    """US services exports and imports with ``partner`` (ISO3) from ``benchmarks.csv``
+    (published figures of several BEA vintages, labelled with their sources): ``year,
+    direction, value_usd_bn, source``."""
+    from .balance import benchmark_partner
+
+    services = benchmarks[benchmarks["quantity"].str.match(r"US services (exports to|imports from) ")]
+    rows = services[services["quantity"].map(benchmark_partner) == partner.upper()]
     return pd.DataFrame({
         "year": rows["period"].astype(int), "direction": rows["quantity"].str.extract(r"services (\w+)")[0],
         "value_usd_bn": rows["value_low"], "source": rows["source"],
@@ -148,3 +151,4 @@ def stalled(series: pd.Series, start: int, end: int, tolerance: float = 0.05) ->
         return {"years": years, "growth": float("nan"), "stalled": None}
     growth = available[max(years)] / available[min(years)] - 1
     return {"years": years, "growth": float(growth), "stalled": bool(abs(growth) <= tolerance)}
+
