@@ -155,3 +155,13 @@ def test_real_panels():
     assert wiod.query("exporter == 'KOR' and importer == 'USA' and year == 2014")["fta"].iloc[0] == 1
     dist = io.read_table("cepii_dist")
     assert dist.query("exporter == 'KOR' and importer == 'USA'")["dist_km"].iloc[0] > 10000
+
+
+def test_agreement_id_absent_or_not_bilateral():
+    dta = io.read_table("gravity_dta")
+    assert gravity.members_of_agreement(dta, 211) == (("KOR", "USA"), 2012)
+    with pytest.raises(gravity.GravityError, match="agreement id 999999 is absent"):
+        gravity.members_of_agreement(dta, 999999)
+    plurilateral = int(dta.loc[dta["agreement"].str.contains("European", na=False), "agreement_id"].iloc[0])
+    with pytest.raises(gravity.GravityError, match="a bilateral agreement is needed"):
+        gravity.members_of_agreement(dta, plurilateral)
