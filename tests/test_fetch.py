@@ -7,14 +7,13 @@ The registered files here are small synthetic byte strings written by the tests
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
-import threading
 from pathlib import Path
 
 import pytest
 
 from korus_research import fetch, registry
+from replay import ReplayServer
 
 GOOD = b"SYNTHETIC test file: year,value\n2011,1\n2016,2\n"
 KEY = "synthetic/test.csv"
@@ -106,37 +105,8 @@ def test_bad_cache_is_kept_when_no_good_copy_exists(tmp_path, entry):
     assert (raw / KEY).read_bytes() == b"SYNTHETIC stale bytes"
 
 
-class _Server:
-    """A loopback HTTP server serving one recorded response (written by the test)."""
-
-    def __init__(self, body: bytes):
-        body_ = body
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body_)))
-                self.end_headers()
-                self.wfile.write(body_)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/test.csv"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_download_when_no_mirror(tmp_path, entry):
-    with _Server(GOOD) as server:
+    with ReplayServer(lambda q: GOOD, "/test.csv") as server:
         entry(server.url)
         raw = tmp_path / "raw"
         out = fetch.fetch(KEY, raw_dir=raw, mirror=None)
@@ -149,7 +119,7 @@ def test_bad_download_leaves_cache_alone(tmp_path, entry, snap):
     (raw / "synthetic").mkdir(parents=True)
     (raw / "other.txt").write_text("SYNTHETIC unrelated cached file")
     before = snap(raw)
-    with _Server(b"SYNTHETIC a newer release with other bytes") as server:
+    with ReplayServer(lambda q: b"SYNTHETIC a newer release with other bytes", "/test.csv") as server:
         entry(server.url)
         with pytest.raises(fetch.FetchError) as err:
             fetch.fetch(KEY, raw_dir=raw, mirror=None)

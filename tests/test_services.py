@@ -3,14 +3,12 @@ by the test (SYNTHETIC values in the BEA layout); no network, and the key never 
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from korus_research import io, services
+from replay import ReplayServer
 
 KEY = "ABCDEF12-3456-7890-ABCD-EF1234567890"  # a fake key, only for these tests
 
@@ -26,39 +24,10 @@ def recorded_response(user_id: str) -> dict:
             for y, v in [(2013, 20900), (2014, 21500), (2015, 22400), (2016, 21600)]]}}}
 
 
-class Server:
-    def __init__(self, body_for):
-        seen = self.seen = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                query = parse_qs(urlparse(self.path).query)
-                seen.append(query)
-                body = json.dumps(body_for(query)).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/api/data"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_download_strips_the_key_and_caches(tmp_path, monkeypatch):
     monkeypatch.setenv(services.KEY_VARIABLE, KEY)
-    server = Server(lambda q: recorded_response(q["UserID"][0]))
-    try:
+    with ReplayServer(lambda q: json.dumps(recorded_response(q["UserID"][0])).encode(), "/api/data") as server:
         payload = services.fetch_services("Korea, South", raw_dir=tmp_path, url=server.url)
-    finally:
-        server.close()
     assert server.seen[0]["datasetname"] == ["IntlServTrade"]
     assert server.seen[0]["AreaOrCountry"] == ["Korea, South"]
     for path in tmp_path.rglob("*"):
@@ -76,12 +45,10 @@ def test_download_strips_the_key_and_caches(tmp_path, monkeypatch):
 
 def test_api_error_is_clear_and_keyless(tmp_path, monkeypatch):
     monkeypatch.setenv(services.KEY_VARIABLE, KEY)
-    server = Server(lambda q: {"BEAAPI": {"Error": {"APIErrorCode": "3", "APIErrorDescription": f"bad key {KEY}"}}})
-    try:
+    error = {"BEAAPI": {"Error": {"APIErrorCode": "3", "APIErrorDescription": f"bad key {KEY}"}}}
+    with ReplayServer(lambda q: json.dumps(error).encode(), "/api/data") as server:
         with pytest.raises(services.ServicesError) as err:
             services.fetch_services("Korea, South", raw_dir=tmp_path, url=server.url)
-    finally:
-        server.close()
     assert "BEA API error" in str(err.value) and KEY not in str(err.value)
     assert not (tmp_path / "bea").exists()
 
