@@ -17,6 +17,8 @@ TABLES := census_monthly census_annual enduse_imports comtrade_hs2 comtrade_vint
 PROCESSED := $(patsubst %,data/processed/%.parquet,$(TABLES))
 NBVAL_SANITIZE := tests/nbval_sanitize.cfg
 PARTNER ?= KOR
+PARTNERS ?= KOR COL PAN
+STUDY_NOTEBOOKS := $(basename $(notdir $(NOTEBOOKS)))
 # Key results each notebook saves (io.save_results) for the synthesis to read, not recompute.
 RESULTS := data/processed/results/KOR
 RESULTS_01 := $(addprefix $(RESULTS)/,balance_annual.parquet balance_change.parquet auto_imports.parquet)
@@ -34,7 +36,7 @@ export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := all
-.PHONY: all env data processed notebooks results report bench test test-unit test-notebooks lint lab \
+.PHONY: all env data processed notebooks results report study studies bench test test-unit test-notebooks lint lab \
 	refresh-notebooks clean clean-all help
 
 all: env data processed notebooks results report ## set up the environment, get the data, run every notebook, build the report
@@ -92,6 +94,18 @@ test-unit: $(PROCESSED) | $(INSTALLED)
 
 test-notebooks: $(PROCESSED) | $(INSTALLED)
 	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
+
+study: $(PROCESSED) | $(INSTALLED) ## notebooks 01-06 for one partner into reports/PARTNER (make study PARTNER=COL)
+	@for nb in $(STUDY_NOTEBOOKS); do \
+		KORUS_REPORTS=reports/$(PARTNER) $(KR) run $$nb -p partner $(PARTNER) -o reports/$(PARTNER) --quiet || exit 1; \
+	done
+	KORUS_REPORTS=reports/$(PARTNER) $(KR) report -o reports/$(PARTNER)
+
+study-%: $(PROCESSED) | $(INSTALLED)
+	@$(MAKE) --no-print-directory study PARTNER=$*
+
+studies: $(addprefix study-,$(PARTNERS)) ## every partner of PARTNERS (parallel with make -j2) and reports/studies.html
+	$(KR) compare $(PARTNERS)
 
 bench: $(PROCESSED) | $(INSTALLED) ## time the gravity estimator against pyfixest and a dummy GLM (about 8 minutes)
 	$(BIN)/python -m korus_research.bench

@@ -50,3 +50,25 @@ def test_built_report_if_present():
     index = _check_site(folder)
     for nb in folder.glob("*.ipynb"):
         assert f"html/{nb.stem}.html" in index
+
+
+def test_comparison_page(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from korus_research import io
+
+    monkeypatch.setenv("KORUS_DATA_PROCESSED", str(tmp_path / "processed"))
+    for partner, value in (("AAA", -1.0), ("BBB", 2.0)):  # SYNTHETIC attribution tables
+        io.save_results("synthesis_attribution", pd.DataFrame({"component": ["total"], "usd_bn": [value]}), partner)
+        (tmp_path / "reports" / partner).mkdir(parents=True)
+        (tmp_path / "reports" / partner / "index.html").write_text("<html></html>")
+    out = report.build_comparison(["AAA", "BBB"], tmp_path / "reports")
+    page = _check_site_file(out)
+    assert "AAA/index.html" in page and "BBB/index.html" in page and "-1.0" in page and "2.0" in page
+
+
+def _check_site_file(page_path: Path) -> str:
+    page = page_path.read_text()
+    for target in re.findall(r"(?:href|src)='([^']+)'", page):
+        assert (page_path.parent / target).exists(), target
+    return page

@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     p_rep = sub.add_parser("report", help="build the static HTML report in reports/")
     p_rep.add_argument("-o", "--output-dir", type=Path, default=None)
 
+    p_cmp = sub.add_parser("compare", help="build reports/studies.html comparing partners' studies")
+    p_cmp.add_argument("partners", nargs="+")
+
     sub.add_parser("provenance", help="print the data provenance table (Markdown)")
 
     args = parser.parse_args(argv)
@@ -110,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
 
         index = build_report(args.output_dir)
         print(f"wrote {index}")
+    elif args.command == "compare":
+        from .report import build_comparison
+
+        print(f"wrote {build_comparison(args.partners)}")
     elif args.command == "provenance":
         from .registry import provenance_table
 

@@ -27,12 +27,12 @@ PROJECT_ROOT: Path = _find_root()
 
 def data_raw() -> Path:
     """Folder of the raw files as fetched (read-only for everything but :mod:`fetch`)."""
-    return Path(os.environ.get("KORUS_DATA_RAW", PROJECT_ROOT / "data" / "raw"))
+    return _from_env("KORUS_DATA_RAW", PROJECT_ROOT / "data" / "raw")
 
 
 def data_processed() -> Path:
     """Folder of the processed, validated parquet tables."""
-    return Path(os.environ.get("KORUS_DATA_PROCESSED", PROJECT_ROOT / "data" / "processed"))
+    return _from_env("KORUS_DATA_PROCESSED", PROJECT_ROOT / "data" / "processed")
 
 
 def results_dir() -> Path:
@@ -40,9 +40,19 @@ def results_dir() -> Path:
     return data_processed() / "results"
 
 
+def _from_env(variable: str, default: Path) -> Path:
+    """A folder from the environment; a relative one is taken from the project root (the
+    notebooks' kernels run in ``notebooks/``)."""
+    value = os.environ.get(variable)
+    if not value:
+        return default
+    path = Path(value)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
 def reports_dir() -> Path:
-    """Folder of the executed notebooks, figures and HTML report."""
-    return Path(os.environ.get("KORUS_REPORTS", PROJECT_ROOT / "reports"))
+    """Folder of the executed notebooks, figures and HTML report (``KORUS_REPORTS``)."""
+    return _from_env("KORUS_REPORTS", PROJECT_ROOT / "reports")
 
 
 def figures_dir() -> Path:

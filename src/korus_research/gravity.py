@@ -376,6 +376,21 @@ def members_of_agreement(dta: pd.DataFrame, agreement_id: int) -> tuple[tuple[st
     return (members[0], members[1]), int(rows["year"].min())
 
 
+def agreement_of_pair(dta: pd.DataFrame, a: str, b: str) -> int:
+    """The DTA agreement id in force between ``a`` and ``b`` that covers only them."""
+    pair = dta[((dta["exporter"] == a) & (dta["importer"] == b)) | ((dta["exporter"] == b) & (dta["importer"] == a))]
+    ids = [i for i in sorted(pair.loc[pair["agreement_id"] > 0, "agreement_id"].unique())
+           if set(dta.loc[dta["agreement_id"] == i, "exporter"]) | set(dta.loc[dta["agreement_id"] == i, "importer"]) == {a, b}]
+    if not ids:
+        raise GravityError(f"no bilateral agreement between {a} and {b} in the DTA panel")
+    return int(ids[-1])
+
+
+def has_pair(table: pd.DataFrame, a: str, b: str) -> bool:
+    """Whether a panel holds flows between ``a`` and ``b``."""
+    return bool(((table["exporter"] == a) & (table["importer"] == b)).any())
+
+
 def with_cepii(panel: pd.DataFrame, dist: pd.DataFrame) -> pd.DataFrame:
     """Add log distance, contiguity, common official language and colony ties (CEPII);
     pairs without CEPII data are dropped and counted in ``attrs['no_cepii']``."""

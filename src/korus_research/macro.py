@@ -74,6 +74,21 @@ def check_series(series: pd.Series, name: str, positive: bool = True) -> pd.Seri
     return inner
 
 
+def resolve_rer_measure(tables: dict[str, pd.DataFrame], partner: str, measure: str, frequency: str) -> str:
+    """``auto``: the bilateral rate where the data have it (annual, Korea), else the BIS
+    effective rates where they cover the partner, else ``none`` (equations without a price
+    term, stated in the notebook)."""
+    if measure != "auto":
+        return measure
+    if partner == "KOR" and frequency == "annual":
+        return "bilateral"
+    from .partners import _converter
+
+    iso2 = _converter().convert(partner, src="ISO3", to="ISO2", not_found=None)
+    codes = set(tables["bis_eer_monthly"]["series_code"])
+    return "bis" if f"RB{iso2}" in codes else "none"
+
+
 def real_exchange_rate(tables: dict[str, pd.DataFrame], partner: str, measure: str, frequency: str) -> pd.Series:
     """Log-ready bilateral real exchange rate, partner currency per USD in real terms
     (a rise is a real depreciation of the partner's currency against the dollar).
@@ -111,7 +126,7 @@ def real_exchange_rate(tables: dict[str, pd.DataFrame], partner: str, measure: s
                                                                         values="index_2010_100")
         monthly = (wide[code_us] / wide[code_p]).dropna()
         return _to_frequency(monthly, frequency, 12).rename("rer")
-    raise MacroError(f"rer_measure {measure!r}: choose 'bilateral' or 'bis'")
+    raise MacroError(f"rer_measure {measure!r}: choose 'auto', 'bilateral', 'bis' or 'none'")
 
 
 def _census_flows(tables, partner: str, frequency: str) -> pd.DataFrame:
@@ -171,7 +186,8 @@ def build_frame(tables: dict[str, pd.DataFrame], partner: str, frequency: str = 
         pdem = wb[(wb["iso3"] == partner) & (wb["indicator_code"] == "NY.GDP.MKTP.KD")].set_index("year")["value"]
         if frequency == "annual" and not pdem.empty:
             frame["partner_demand"] = pdem.reindex(frame.index)
-    frame["rer"] = real_exchange_rate(tables, partner, rer_measure, frequency).reindex(frame.index)
+    if rer_measure != "none":
+        frame["rer"] = real_exchange_rate(tables, partner, rer_measure, frequency).reindex(frame.index)
     entry = entry if entry is not None else agreements.entry_date(partner)
     if entry is not None:
         if frequency == "annual":
@@ -228,7 +244,7 @@ def trade_equation(frame: pd.DataFrame, flow: str, demand: str, start, end, hac_
     Pesaran-Shin-Smith bounds test (case 3: unrestricted constant, no trend)."""
     from statsmodels.tsa.ardl import UECM
 
-    cols = [flow, demand, "rer"] + (["agreement"] if with_agreement else [])
+    cols = [flow, demand] + (["rer"] if "rer" in frame else []) + (["agreement"] if with_agreement else [])
     data = sample(frame, cols, start, end)
     logs = pd.DataFrame({f"ln_{c}": np.log(data[c]) for c in cols if c != "agreement"}, index=data.index)
     x = logs.drop(columns=f"ln_{flow}")

@@ -154,3 +154,25 @@ def build_report(report_dir: Path | None = None) -> Path:
     index = report_dir / "index.html"
     index.write_text("\n".join(parts), encoding="utf-8")
     return index
+
+
+def build_comparison(partners: list[str], report_dir: Path | None = None) -> Path:
+    """``reports/studies.html``: the partners' attribution tables side by side, with links
+    to each partner's report."""
+    from . import io
+
+    report_dir = Path(report_dir or config.reports_dir())
+    columns, links = {}, []
+    for partner in partners:
+        table = io.load_results("synthesis_attribution", partner).set_index("component")["usd_bn"]
+        columns[partner] = table
+        if (report_dir / partner / "index.html").exists():
+            links.append(f"<li><a href='{html.escape(partner)}/index.html'>{html.escape(partner)}</a></li>")
+    wide = pd.DataFrame(columns).round(2)
+    page = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>korus-research: partners compared</title>"
+            f"<style>{_CSS}</style></head><body><h1>The change in the US goods balance, partner by partner (US$ bn)</h1>",
+            "<p>Each column comes from that partner's joint study (notebook 06); each partner's report:</p><ul>",
+            *links, "</ul>", wide.reset_index().to_html(index=False, border=0, na_rep=""), "</body></html>"]
+    out = report_dir / "studies.html"
+    out.write_text("\n".join(page), encoding="utf-8")
+    return out
