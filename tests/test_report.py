@@ -50,6 +50,8 @@ def test_built_report_if_present():
     index = _check_site(folder)
     for nb in folder.glob("*.ipynb"):
         assert f"html/{nb.stem}.html" in index
+    if (config.results_dir() / "KOR" / "synthesis_literature.parquet").exists():
+        assert "Findings: KOR" in index and "Our estimates beside the published ones" in index
 
 
 def test_comparison_page(tmp_path, monkeypatch):

@@ -104,6 +104,14 @@ def _study_summary(report_dir: Path) -> list[str]:
             rel = chart.relative_to(report_dir).as_posix()
             out.append(f"<figure><img src='{html.escape(rel)}' alt='attribution chart'></figure>")
         out.append(_table(attribution.round(2)))
+        literature_path = folder / "synthesis_literature.parquet"
+        if literature_path.exists():
+            lit = io.load_results("synthesis_literature", partner)
+            if len(lit):
+                out.append(f"<h3>Our estimates beside the published ones: {html.escape(partner)}</h3>")
+                cols = ["published", "period", "unit", "published value", "ours", "ours low", "ours high",
+                        "difference in definitions", "source"]
+                out.append(_table(lit[[c for c in cols if c in lit]].round(2)))
     return out
 
 
