@@ -162,7 +162,6 @@ def build_frame(tables: dict[str, pd.DataFrame], partner: str, frequency: str = 
     """
     if frequency not in ("annual", "quarterly"):
         raise MacroError(f"frequency {frequency!r}: choose 'annual' or 'quarterly'")
-    per = {"annual": None, "quarterly": None}
     flows = _census_flows(tables, partner, frequency)
     deflator = _to_frequency(_fred(tables, "GDPDEF"), frequency, 4)
     frame = pd.DataFrame(index=flows.index)
@@ -196,7 +195,6 @@ def build_frame(tables: dict[str, pd.DataFrame], partner: str, frequency: str = 
             frame["agreement"] = (frame.index.to_timestamp() >= entry).astype(float)
     else:
         frame["agreement"] = 0.0
-    del per
     return frame
 
 
