@@ -29,6 +29,7 @@ from scipy import optimize, stats
 
 from . import agreements
 from .balance import check_partner, latest_vintage
+from .errors import EstimationError
 
 #: Years in which a new US agreement disqualifies a partner from the default control group.
 NO_NEW_AGREEMENT_YEARS = (2007, 2019)
@@ -40,7 +41,7 @@ CONTROL_RANK_YEAR = 2011
 SSC = {"k_adj": False, "G_adj": True}
 
 
-class EffectsError(ValueError):
+class EffectsError(EstimationError):
     """Bad input for an effect estimator (treated partner absent, no pre-period, ...)."""
 
 
@@ -61,10 +62,12 @@ def default_control_group(annual: pd.DataFrame, treated: str, size: int = CONTRO
     return trade.nlargest(size).index.tolist()
 
 
-def parse_control_group(spec: str, annual: pd.DataFrame, treated: str) -> list[str]:
-    """``"default"`` or a comma-separated list of ISO3 codes."""
+def parse_control_group(spec: str, annual: pd.DataFrame, treated: str, rank_year: int = CONTROL_RANK_YEAR,
+                        no_agreement: tuple[int, int] = NO_NEW_AGREEMENT_YEARS) -> list[str]:
+    """``"default"`` (:func:`default_control_group` with ``rank_year`` and ``no_agreement``)
+    or a comma-separated list of ISO3 codes."""
     if spec.strip().lower() == "default":
-        return default_control_group(annual, treated)
+        return default_control_group(annual, treated, rank_year=rank_year, no_agreement=no_agreement)
     codes = [c.strip().upper() for c in spec.split(",") if c.strip()]
     if not codes:
         raise EffectsError("control group is empty")

@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import config, registry
+from .errors import KorusError
 
 MANIFEST_NAME = "MANIFEST.json"
 
 
-class FetchError(RuntimeError):
+class FetchError(KorusError, RuntimeError):
     """A raw file could not be had with the registered checksum."""
 
 

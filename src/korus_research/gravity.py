@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import DataError
+from .errors import DataError, EstimationError
 
 #: Small-sample conventions of the pair-clustered standard errors.
 #: ``stata``: G/(G-1) only; ``fixest``: G/(G-1) times (N-1)/(N-K), K counting coefficients
@@ -38,7 +38,7 @@ SSC_CONVENTIONS = {
 }
 
 
-class GravityError(ValueError):
+class GravityError(EstimationError):
     """Bad input for the gravity estimator."""
 
 
@@ -61,7 +61,7 @@ def validate_panel(panel: pd.DataFrame, flow: str, file: str = "gravity panel") 
 def add_agreement_terms(panel: pd.DataFrame, members: tuple[str, str], entry_year: int,
                         name: str = "agreement", other: pd.Series | None = None,
                         lags: tuple[int, ...] = (), lead: int | None = None,
-                        border_by_year: bool = False) -> tuple[pd.DataFrame, list[str]]:
+                        border_by_year: bool = False, within_pair: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Add the agreement's terms to a gravity panel.
 
     ``<name>``: 1 for flows between the two ``members`` (both directions) from
@@ -71,7 +71,9 @@ def add_agreement_terms(panel: pd.DataFrame, members: tuple[str, str], entry_yea
     other agreement (``other``, a 0/1 series aligned with the panel), the specific one
     excluded; ``border_<year>``: international flows in that year, when domestic flows are
     present (one year left out), which absorbs globalisation trends (Bergstrand, Larch and
-    Yotov 2015).
+    Yotov 2015). ``within_pair`` (models with pair effects): the agreement's term must vary
+    over the members' years, else :class:`GravityError`; a lead or lag that does not is
+    dropped and listed in ``attrs["dropped_terms"]``.
     """
     a, b = members
     pair = ((panel["exporter"] == a) & (panel["importer"] == b)) | ((panel["exporter"] == b) & (panel["importer"] == a))
@@ -102,6 +104,16 @@ def add_agreement_terms(panel: pd.DataFrame, members: tuple[str, str], entry_yea
     for t in terms:
         if out[t].nunique() < 2:
             raise GravityError(f"term {t!r} does not vary in the panel (is the agreement in these years?)")
+    if within_pair:
+        # with pair effects a term that is constant over the members' years is absorbed by them
+        years = f"{int(out['year'].min())}-{int(out['year'].max())}"
+        if out.loc[pair, name].nunique() < 2:
+            raise GravityError(f"the agreement's term is constant for {a}-{b} over the panel's years ({years}; in force "
+                               f"from {entry_year}): the pair effect absorbs it, so the panel cannot identify it")
+        dropped = [t for t in terms if t != name and t.startswith(f"{name}_") and out.loc[pair, t].nunique() < 2]
+        terms = [t for t in terms if t not in dropped]
+        out = out.drop(columns=dropped)
+        out.attrs["dropped_terms"] = dropped
     return out, terms
 
 
@@ -386,6 +398,19 @@ def agreement_of_pair(dta: pd.DataFrame, a: str, b: str) -> int:
     return int(ids[-1])
 
 
+def agreements_of_pair(dta: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Every DTA agreement id in force between ``a`` and ``b`` (bilateral or plurilateral),
+    with its first year in the panel and its number of members."""
+    pair = dta[(((dta["exporter"] == a) & (dta["importer"] == b)) | ((dta["exporter"] == b) & (dta["importer"] == a)))
+               & (dta["agreement_id"] > 0)]
+    rows = []
+    for agreement_id, sub in pair.groupby("agreement_id"):
+        all_rows = dta[dta["agreement_id"] == agreement_id]
+        rows.append({"agreement_id": int(agreement_id), "first_year": int(sub["year"].min()),
+                     "members": len(set(all_rows["exporter"]) | set(all_rows["importer"]))})
+    return pd.DataFrame(rows, columns=["agreement_id", "first_year", "members"]).sort_values("first_year")
+
+
 def has_pair(table: pd.DataFrame, a: str, b: str) -> bool:
     """Whether a panel holds flows between ``a`` and ``b``."""
     return bool(((table["exporter"] == a) & (table["importer"] == b)).any())
@@ -412,7 +437,8 @@ def estimate_specification(spec: Specification, table: pd.DataFrame, members: tu
         panel = with_cepii(table[table["exporter"] != table["importer"]], dist)
     other = panel[spec.other] if spec.other else None
     data, terms = add_agreement_terms(panel, members, entry_year, name, other=other, lags=spec.lags,
-                                      lead=spec.lead, border_by_year=spec.border_by_year)
+                                      lead=spec.lead, border_by_year=spec.border_by_year,
+                                      within_pair=spec.fixed_effects == "three-way")
     covariates = TWO_WAY_COVARIATES if spec.fixed_effects == "two-way" else None
     result = ppml(data, spec.flow, terms, spec.fixed_effects, covariates, ssc)
     return result, data, terms

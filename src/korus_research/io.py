@@ -1,4 +1,4 @@
-"""Reading and writing the processed tables and the notebooks' saved results.
+"""Reading and writing the processed tables (the notebooks' results: :mod:`korus_research.results`).
 
 Every table is validated against its schema (:mod:`korus_research.schemas`) when
 written and when read. Writes go to a temporary file moved into place only after
@@ -7,11 +7,14 @@ validation, so a bad frame never replaces a good stored table.
 
 from __future__ import annotations
 
+import hashlib
+from io import BytesIO
 import os
 import tempfile
 from pathlib import Path
 
 import pandas as pd
+
 import pandera.errors
 
 from . import config
@@ -88,33 +91,15 @@ def read_table(name: str, folder: Path | None = None) -> pd.DataFrame:
     path = table_path(name, folder)
     if not path.exists():
         raise FileNotFoundError(f"{path.name} not found in data/processed; run `make processed`")
-    return validate(name, pd.read_parquet(path), f"data/processed/{path.name}")
+    data = path.read_bytes()
+    _READ[name] = hashlib.sha256(data).hexdigest()
+    return validate(name, pd.read_parquet(BytesIO(data)), f"data/processed/{path.name}")
 
 
-def save_results(name: str, frame: pd.DataFrame, partner: str | None = None) -> Path:
-    """Save a notebook's key result as ``data/processed/results/[<partner>/]<name>.parquet``.
-
-    The synthesis notebook reads these instead of recomputing.
-    """
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"result name {name!r}: use letters, digits and underscores")
-    folder = config.results_dir() / partner if partner else config.results_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.parquet"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+#: sha256 of every processed table read in this process (recorded in the results store).
+_READ: dict[str, str] = {}
 
 
-def load_results(name: str, partner: str | None = None) -> pd.DataFrame:
-    """Read a result saved by :func:`save_results`."""
-    folder = config.results_dir() / partner if partner else config.results_dir()
-    path = folder / f"{name}.parquet"
-    if not path.exists():
-        raise FileNotFoundError(f"result {name!r} for {partner or 'default'} not found; run its notebook first")
-    return pd.read_parquet(path)
+def tables_read() -> dict[str, str]:
+    """``{table: sha256}`` of the processed tables read so far in this process."""
+    return dict(sorted(_READ.items()))

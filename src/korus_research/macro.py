@@ -33,9 +33,10 @@ from scipy import stats
 
 from . import agreements
 from .balance import latest_vintage
+from .errors import EstimationError
 
 
-class MacroError(ValueError):
+class MacroError(EstimationError):
     """Bad input for the macro module (gaps, mismatched frequencies, non-positive values, ...)."""
 
 

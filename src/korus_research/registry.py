@@ -256,6 +256,34 @@ SOURCES: dict[str, Source] = {
             "b195a36d43ccc4b77f9e3d08f65bbedd6819848050879bc7a8e0b7391a7d061a",
             "parse_benchmarks", "2026",
         ),
+        Source(
+            "published/ge_gravity_stata_results_TradeData0014.rda",
+            "Stata ge_gravity (Zylkin) with ppmlhdfe on GEGravity_TradeData0014: EU enlargements 2000-2014, partial effect 0.224249, GE counterfactual (theta = 4, 2000 baseline), additive and multiplicative imbalances",
+            "Stata ge_gravity output, via R package GEGravity", "GPL-3 (package)",
+            f"{_GH}/VKudlay/GEGravity/a5c1db9/data/TradeData0014_Results.rda",
+            "a833b26edbf7146b2e5c1dab23970ad8e2a8fb57c2bce1003851d65046631dba", "", "GEGravity @a5c1db9",
+        ),
+        Source(
+            "published/yotov2016/Chapter1Application1.dta",
+            "Yotov et al. (2016) guide, ch. 1 application 1: 69 countries incl. domestic flows, 1986-2006 every 4 years, trade, DIST, CNTG, LANG, CLNY, symmetric pair_id",
+            "WTO/UNCTAD, An Advanced Guide to Trade Policy Analysis", "teaching material; cite the guide",
+            "https://vi.unctad.org/tpa/",
+            "90f70f002e107cd91e4e2bed5e3dd9df535d555934c04fb86eec02995826eea6", "", "guide application files (2016)",
+        ),
+        Source(
+            "published/yotov2016/Chapter2Application2.dta",
+            "Yotov et al. (2016) guide, ch. 2 application 2: the same panel with the RTA dummy",
+            "WTO/UNCTAD, An Advanced Guide to Trade Policy Analysis", "teaching material; cite the guide",
+            "https://vi.unctad.org/tpa/",
+            "60ead74eb51db9c4d0406a4b7668e97cbedbeaccf324beba362123f7ae547547", "", "guide application files (2016)",
+        ),
+        Source(
+            "published/yotov2016/RTAsEffects.log",
+            "Stata log of the guide's ch. 2 application (RTA effects: PPML with pair FE, RTA 0.5571853, and the GE steps)",
+            "WTO/UNCTAD, An Advanced Guide to Trade Policy Analysis", "teaching material; cite the guide",
+            "https://vi.unctad.org/tpa/",
+            "0154f63f80be78716b101ba07017b04170b42ef03bc1a32c66d1bb442d7271e3", "", "log of 6 Nov 2016",
+        ),
     ]
 }
 
@@ -314,6 +342,10 @@ SIZES: dict[str, int] = {
     "gravity/penppml_countries.rda": 3316,
     "gravity/penppml_trade.rda": 989324,
     "published/benchmarks.csv": 3869,
+    "published/ge_gravity_stata_results_TradeData0014.rda": 84710,
+    "published/yotov2016/Chapter1Application1.dta": 3309443,
+    "published/yotov2016/Chapter2Application2.dta": 3709529,
+    "published/yotov2016/RTAsEffects.log": 334783,
     "worldbank/API_KOR_DS2_en_csv_v2_15934.csv": 991300,
     "worldbank/API_USA_DS2_en_csv_v2_3173.csv": 454506,
     "worldbank/Metadata_Country_API_KOR_DS2_en_csv_v2_15934.csv": 131,

@@ -28,13 +28,14 @@ from pathlib import Path
 import pandas as pd
 
 from . import config
+from .errors import KorusError
 from .fetch import _write_manifest, read_manifest
 
 BEA_URL = "https://apps.bea.gov/api/data"
 KEY_VARIABLE = "BEA_API_KEY"
 
 
-class ServicesError(RuntimeError):
+class ServicesError(KorusError, RuntimeError):
     """The BEA services data could not be had (no key and no cache, an API error, ...)."""
 
 
