@@ -221,9 +221,6 @@ def test_a_refused_row_leaves_the_stored_estimates_alone(folder):
     assert (folder / "estimates_01.parquet").read_bytes() == before
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG results.py validate_estimates: a failed frame-level check "
-                          "(low > high, interval/bounds) reports field 'study_id'")
 @pytest.mark.parametrize("row, columns", [
     (_row(low=3.0, high=2.0), {"low", "high"}),
     (_row(interval="95% CI", low=None, high=None), {"interval", "low", "high"}),
@@ -234,9 +231,6 @@ def test_frame_level_failure_names_its_columns(row, columns):
     assert info.value.field in columns or any(c in info.value.field for c in columns)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="BUG results.py estimate_rows: interval 'none' silently drops "
-                          "the given low/high instead of refusing the row")
 def test_interval_none_with_bounds_is_refused_when_rows_are_built():
     with pytest.raises(DataError, match="interval"):
         estimate_rows([_row(interval="none", low=0.5, high=2.0)], "01", KOR.study_id)
@@ -306,9 +300,6 @@ def test_rerun_forgets_what_the_previous_run_listed(folder):
     pd.testing.assert_frame_equal(reader.load("kept_table"), FRAME)      # other notebooks' results stay
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG results.py Store._claim: returns early when the manifest "
-                          "already holds this study, so a rerun never drops its previous files")
 def test_rerun_drops_the_previous_results(folder):
     first = open_store(KOR, "01", folder=folder)
     first.save("stale_table", FRAME)

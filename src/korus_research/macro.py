@@ -31,9 +31,9 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from . import agreements
 from .balance import latest_vintage
 from .errors import EstimationError
+from .study import capabilities
 
 
 class MacroError(EstimationError):
@@ -76,36 +76,38 @@ def check_series(series: pd.Series, name: str, positive: bool = True) -> pd.Seri
 
 
 def resolve_rer_measure(tables: dict[str, pd.DataFrame], partner: str, measure: str, frequency: str) -> str:
-    """``auto``: the bilateral rate where the data have it (annual, Korea), else the BIS
-    effective rates where they cover the partner, else ``none`` (equations without a price
-    term, stated in the notebook)."""
+    """``auto``: the bilateral rate where the data have it (the partner's ``fx_table`` in
+    ``tables/partner_data.csv``; annual), else the BIS effective rates where they cover the
+    partner, else ``none`` (equations without a price term, stated in the notebook)."""
     if measure != "auto":
         return measure
-    if partner == "KOR" and frequency == "annual":
+    caps = capabilities(partner)
+    if caps.bilateral_fx and frequency == "annual" and caps.fx_table in tables:
         return "bilateral"
-    from .partners import _converter
-
-    iso2 = _converter().convert(partner, src="ISO3", to="ISO2", not_found=None)
     codes = set(tables["bis_eer_monthly"]["series_code"])
-    return "bis" if f"RB{iso2}" in codes else "none"
+    return "bis" if caps.bis_code and f"RB{caps.bis_code}" in codes else "none"
 
 
 def real_exchange_rate(tables: dict[str, pd.DataFrame], partner: str, measure: str, frequency: str) -> pd.Series:
     """Log-ready bilateral real exchange rate, partner currency per USD in real terms
     (a rise is a real depreciation of the partner's currency against the dollar).
 
-    ``bilateral``: KRW/USD (FRED) x US CPI / partner CPI (World Bank, annual; only where the
-    mirror has the partner's dollar rate, i.e. Korea). ``bis``: the ratio of the BIS real
+    ``bilateral``: the partner's dollar rate (its ``fx_table``, a ``<currency>_per_usd``
+    column) x US CPI / partner CPI (World Bank, annual). ``bis``: the ratio of the BIS real
     effective exchange rates of the US and the partner (CPI-based, broad basket; 60
     economies, monthly from 1994).
     """
+    caps = capabilities(partner)
     if measure == "bilateral":
-        if partner != "KOR":
-            raise MacroError(f"no bilateral exchange rate for {partner} in the data: use rer_measure='bis'")
+        if not caps.bilateral_fx:
+            raise MacroError(f"no bilateral exchange rate for {partner} in the data (tables/partner_data.csv): "
+                             "use rer_measure='bis' or 'none'")
         if frequency != "annual":
             raise MacroError("the bilateral real rate needs both CPIs, annual in the data: use frequency='annual' "
                              "or rer_measure='bis'")
-        fx = tables["fx_krw_usd_annual"].set_index("year")["krw_per_usd"]
+        fx_table = tables[caps.fx_table]
+        rate = [c for c in fx_table.columns if c.endswith("_per_usd")]
+        fx = fx_table.set_index("year")[rate[0]]
         wb = tables["worldbank_indicators"]
         cpi = wb[wb["indicator_code"] == "FP.CPI.TOTL"].pivot(index="year", columns="iso3", values="value")
         if partner not in cpi or "USA" not in cpi:
@@ -115,10 +117,7 @@ def real_exchange_rate(tables: dict[str, pd.DataFrame], partner: str, measure: s
     if measure == "bis":
         bis = tables["bis_eer_monthly"]
         real = bis[bis["kind"] == "real"]
-        from .partners import _converter
-
-        iso2 = _converter().convert(partner, src="ISO3", to="ISO2", not_found=None)
-        code_p, code_us = f"RB{iso2}", "RBUS"
+        code_p, code_us = f"RB{caps.bis_code}", "RBUS"
         have = set(real["series_code"])
         if code_p not in have:
             raise MacroError(f"no bilateral rate and no BIS effective rate ({code_p}) for {partner}: "
@@ -158,7 +157,7 @@ def build_frame(tables: dict[str, pd.DataFrame], partner: str, frequency: str = 
     Flows (Census, US$ million) are deflated by the US GDP deflator (2012 = 100): no
     bilateral trade price index is in the data. US demand: real GDP (``gdp``, FRED GDPC1)
     or real domestic demand (``domestic_demand``, World Bank, annual). Partner demand: the
-    partner's real GDP (FRED for Korea, quarterly; World Bank otherwise, annual) where the
+    partner's real GDP (its ``demand_series`` in tables/partner_data.csv: FRED or World Bank) where the
     data have it; without it the export equation cannot be estimated (column missing).
     """
     if frequency not in ("annual", "quarterly"):
@@ -180,15 +179,15 @@ def build_frame(tables: dict[str, pd.DataFrame], partner: str, frequency: str = 
         frame["us_demand"] = dd.reindex(frame.index)
     else:
         raise MacroError(f"demand {demand!r}: choose 'gdp' or 'domestic_demand'")
-    if partner == "KOR":
-        frame["partner_demand"] = _to_frequency(_fred(tables, "NAEXKP01KRQ189S"), frequency, 4).reindex(frame.index)
-    else:
-        pdem = wb[(wb["iso3"] == partner) & (wb["indicator_code"] == "NY.GDP.MKTP.KD")].set_index("year")["value"]
-        if frequency == "annual" and not pdem.empty:
+    demand_series = capabilities(partner).demand_series
+    if demand_series.startswith("fred:"):
+        frame["partner_demand"] = _to_frequency(_fred(tables, demand_series[5:]), frequency, 4).reindex(frame.index)
+    elif demand_series.startswith("worldbank:") and frequency == "annual":
+        pdem = wb[(wb["iso3"] == partner) & (wb["indicator_code"] == demand_series[10:])].set_index("year")["value"]
+        if not pdem.empty:
             frame["partner_demand"] = pdem.reindex(frame.index)
     if rer_measure != "none":
         frame["rer"] = real_exchange_rate(tables, partner, rer_measure, frequency).reindex(frame.index)
-    entry = entry if entry is not None else agreements.entry_date(partner)
     if entry is not None:
         if frequency == "annual":
             frame["agreement"] = (frame.index >= entry.year).astype(float)

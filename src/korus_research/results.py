@@ -100,7 +100,17 @@ def validate_estimates(frame: pd.DataFrame, file: str = "estimate table") -> pd.
     except pandera.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         first = cases.iloc[0]
-        field = str(first["column"]) if pd.notna(first["column"]) else str(first["check"])
+        check = str(first["check"])
+        if first["schema_context"] == "Column" and pd.notna(first["column"]):
+            field = str(first["column"])
+        elif "low > high" in check:
+            field = "low+high"
+        elif "interval" in check:
+            field = "interval+low+high"
+        elif check == "multiple_fields_uniqueness":
+            field = "+".join(ESTIMATE_SCHEMA.unique or [])
+        else:
+            field = str(first["column"]) if pd.notna(first["column"]) else check
         rows = sorted({int(i) for i in cases["index"].dropna()})
         checks = "; ".join(sorted({str(c) for c in cases["check"]}))[:300]
         raise DataError(file, field, f"estimate table contract failed: {checks}", rows) from None
@@ -119,8 +129,6 @@ def estimate_rows(rows: list[dict], notebook: str, study_id: str) -> pd.DataFram
         high = np.nan if high is None else float(high)
         has = not (np.isnan(low) or np.isnan(high))
         interval = r.get("interval") or ("95% CI" if has else "none")
-        if interval == "none":
-            low = high = np.nan
         value = r.get("value")
         out.append({
             "study_id": study_id, "notebook": notebook, "quantity": r["quantity"], "estimator": r["estimator"],
@@ -190,6 +198,8 @@ def scope() -> str:
 def study_folder(study: Study, scope_: str | None = None) -> Path:
     """Where ``study`` stores its results in this scope."""
     scope_ = scope_ or scope()
+    if scope_ not in ("default", "study"):
+        raise ParameterError("scope", scope_, ["default", "study"])
     if scope_ == "default":
         default = Study.default()
         if study.study_id != default.study_id:
@@ -221,6 +231,7 @@ class Store:
         self.notebook = notebook
         self.folder = Path(folder) if folder is not None else study_folder(study)
         self._record: dict = {}
+        self.writable = reset
         if reset:
             self._claim()
             self._record = {"study_id": study.study_id, "notebook": notebook, "results": [], "skipped": [],
@@ -240,6 +251,7 @@ class Store:
             if self.manifest_path.exists():
                 manifest = json.loads(self.manifest_path.read_text())
                 if manifest.get("study_id") == self.study.study_id:
+                    self._drop_previous_run()
                     return
                 if self.folder.name != DEFAULT_FOLDER:
                     raise ResultsError(f"{self.folder} holds study {manifest.get('study_id')}, not "
@@ -251,13 +263,17 @@ class Store:
             _write_json(self.manifest_path, {"study_id": self.study.study_id, "parameters": self.study.parameters(),
                                              "notes": list(self.study.notes), "package_version": _package_version(),
                                              "created": time.strftime("%Y-%m-%d %H:%M:%S")})
+            self._drop_previous_run()
+
+    def _drop_previous_run(self) -> None:
+        """A rerun of this notebook: drop what its previous run saved."""
         old = self._record_path(self.notebook)
         if old.exists():
-            # a rerun of this notebook: drop what its previous run saved
             previous = json.loads(old.read_text())
             for name in previous.get("results", []):
                 (self.folder / f"{name}.parquet").unlink(missing_ok=True)
-            (self.folder / f"estimates_{self.notebook}.parquet").unlink(missing_ok=True)
+            old.unlink()
+        (self.folder / f"estimates_{self.notebook}.parquet").unlink(missing_ok=True)
 
     def _record_path(self, notebook: str) -> Path:
         return self.folder / "runs" / f"{notebook}.json"
@@ -265,6 +281,9 @@ class Store:
     def _write_record(self) -> None:
         from . import io
 
+        if not self.writable:
+            raise ResultsError(f"this store of {self.study.study_id} was opened for reading (read_store): "
+                               "open it with open_store to write")
         self._record["tables_read"] = io.tables_read()
         self._record["updated"] = time.strftime("%Y-%m-%d %H:%M:%S")
         _write_json(self._record_path(self.notebook), self._record)
@@ -287,6 +306,9 @@ class Store:
         """Save a result table of this notebook (``<folder>/<name>.parquet``)."""
         if not name.replace("_", "").isalnum():
             raise ParameterError("name", name, "letters, digits and underscores")
+        if not self.writable:
+            raise ResultsError(f"this store of {self.study.study_id} was opened for reading (read_store): "
+                               "open it with open_store to write")
         path = self.folder / f"{name}.parquet"
         _write_parquet(path, frame)
         if name not in self._record["results"]:
@@ -296,6 +318,9 @@ class Store:
 
     def add_estimates(self, rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
         """Append rows to this notebook's part of the estimate table (validated on write)."""
+        if not self.writable:
+            raise ResultsError(f"this store of {self.study.study_id} was opened for reading (read_store): "
+                               "open it with open_store to write")
         if isinstance(rows, pd.DataFrame):
             rows = rows.to_dict("records")
         new = estimate_rows(rows, self.notebook, self.study.study_id)

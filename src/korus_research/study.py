@@ -130,6 +130,19 @@ def _known_iso3() -> frozenset[str]:
     return frozenset(str(c) for c in _converter().data["ISO3"].dropna())
 
 
+def _year(name: str, value) -> int | None:
+    """A year parameter: ``0``/empty means "derive"; anything but a whole number is refused."""
+    if value in (None, 0, "", "0"):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(name, value, "a year such as 2011, or 0 to derive it") from None
+    if not number.is_integer():
+        raise ParameterError(name, value, "a whole year such as 2011, or 0 to derive it")
+    return int(number)
+
+
 def entry_period(entry: pd.Timestamp, frequency: str, periods=None):
     """The first period of a panel in which the agreement counts as in force.
 
@@ -220,9 +233,13 @@ class Study:
             except ValueError:
                 raise ParameterError("entry", entry, "a date YYYY-MM-DD, or empty to look it up",
                                      "not a calendar date") from None
-            if not lo < when.year <= DATA_YEARS["census"][1]:
-                raise ParameterError("entry", entry, f"a date in {lo + 1}-{hi} (years with Census data before and after)")
-            if len(own):
+            if not lo <= when.year <= hi:
+                raise ParameterError("entry", entry, f"a date in {lo}-{hi} (years of the Census data)")
+            table_dates = set(own["entry_into_force"])
+            if when in table_dates:
+                agreement = str(own.loc[own["entry_into_force"] == when, "agreement"].iloc[0])
+                source = "agreements table"
+            elif len(own):
                 agreement, source = str(own.iloc[0]["agreement"]), "override"
             else:
                 agreement, source = "hypothetical agreement", "override (hypothetical)"
@@ -238,8 +255,7 @@ class Study:
             default_base, default_compare = NO_AGREEMENT_YEARS
             notes.append(f"{code} has no US agreement in force by {LAST_ENTRY_YEAR} and no entry date was given: "
                          "the agreement sections are skipped (pass entry=YYYY-MM-DD for a hypothetical date)")
-        base = int(base_year) if base_year else None
-        compare = int(compare_year) if compare_year else None
+        base, compare = _year("base_year", base_year), _year("compare_year", compare_year)
         for name, value in (("base_year", base), ("compare_year", compare)):
             if value is not None and not lo <= value <= hi:
                 raise ParameterError(name, value, f"a year in {lo}-{hi} (complete years of census_annual)",
@@ -251,7 +267,9 @@ class Study:
         if compare is None:
             compare = min(max(default_compare, base + 1), hi)
             if compare != default_compare:
-                notes.append(f"compare year {default_compare} is outside the Census data ({lo}-{hi}): {compare} is used")
+                why = (f"is outside the Census data ({lo}-{hi})" if not lo <= default_compare <= hi
+                       else f"is not after the base year {base}")
+                notes.append(f"compare year {default_compare} {why}: {compare} is used")
         if base >= compare:
             raise ParameterError("base_year", base, f"a year before compare_year={compare}", "base >= compare")
 
@@ -259,8 +277,8 @@ class Study:
         if controls_text.lower() == "default":
             controls_text = "default"
         else:
-            codes = [c.strip().upper() for c in controls_text.split(",") if c.strip()]
-            bad = [c for c in codes if not _ISO3.match(c) or c not in _known_iso3()]
+            codes = sorted({c.strip().upper() for c in controls_text.split(",") if c.strip()})
+            bad = [c for c in codes if not _ISO3.match(c) or c not in _known_iso3() or c == "USA"]
             if not codes or bad:
                 raise ParameterError("controls", controls, "'default' or comma-separated ISO3 codes (e.g. JPN,DEU,GBR)",
                                      f"unknown codes {bad}" if bad else "empty list")
