@@ -4,10 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KR := $(BIN)/korus-research
 INSTALLED := $(VENV)/.installed
+# notebooks run at once by `make` (01-05 are independent; 06 reads their results)
+JOBS ?= 2
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 REPORTS := $(patsubst notebooks/%.ipynb,reports/%.ipynb,$(NOTEBOOKS))
-PACKAGE_SRC := $(shell find src/korus_research -name '*.py')
+PACKAGE_SRC := $(shell find src/korus_research -name '*.py' -o -name '*.csv')
 DATA_SRC := $(addprefix src/korus_research/,registry.py fetch.py)
 PREP_SRC := $(addprefix src/korus_research/,parsers.py prepare.py schemas.py partners.py io.py errors.py)
 RAW_MANIFEST := data/raw/MANIFEST.json
@@ -16,36 +18,43 @@ TABLES := census_monthly census_annual enduse_imports comtrade_hs2 comtrade_vint
 	worldbank_indicators benchmarks gravity_dta gravity_wiod gravity_oecd cepii_dist
 PROCESSED := $(patsubst %,data/processed/%.parquet,$(TABLES))
 NBVAL_SANITIZE := tests/nbval_sanitize.cfg
+
+# One study (make study PARTNER=X [BASE=] [COMPARE=] [ENTRY=YYYY-MM-DD] [CONTROLS=]); empty = derived
 PARTNER ?= KOR
+BASE ?=
+COMPARE ?=
+ENTRY ?=
+CONTROLS ?= default
+# Several studies (make studies PARTNERS="KOR COL PAN" -j2); PARTNERS=agreements: every US agreement partner
 PARTNERS ?= KOR COL PAN
-STUDY_NOTEBOOKS := $(basename $(notdir $(NOTEBOOKS)))
-# Key results each notebook saves (io.save_results) for the synthesis to read, not recompute.
-RESULTS := data/processed/results/KOR
-RESULTS_01 := $(addprefix $(RESULTS)/,balance_annual.parquet balance_change.parquet auto_imports.parquet)
-RESULTS_02 := $(addprefix $(RESULTS)/,decomposition_contributions.parquet decomposition_consecutive.parquet \
-	decomposition_autos_bases.parquet decomposition_autos_share.parquet decomposition_shift_share.parquet \
-	decomposition_lmdi.parquet)
-RESULTS_03 := $(addprefix $(RESULTS)/,effects_event_study.parquet effects_pretrend.parquet effects_dollars.parquet \
-	effects_did.parquet effects_did_dollars.parquet effects_synth_dollars.parquet effects_placebo.parquet)
-RESULTS_04 := $(addprefix $(RESULTS)/,gravity_estimates.parquet gravity_pe.parquet gravity_info.parquet gravity_ge.parquet)
-RESULTS_05 := $(addprefix $(RESULTS)/,macro_coefficients.parquet macro_balance_parts.parquet macro_share.parquet)
-RESULTS_06 := $(addprefix $(RESULTS)/,synthesis_attribution.parquet synthesis_estimates.parquet \
-	synthesis_literature.parquet synthesis_findings.parquet)
+STUDY_PARTNERS = $(if $(filter agreements,$(PARTNERS)),$(shell $(KR) partners --agreements),$(PARTNERS))
+STUDY_ARGS = $(if $(ENTRY),--entry $(ENTRY)) $(if $(BASE),--base $(BASE)) $(if $(COMPARE),--compare $(COMPARE)) \
+	--controls $(CONTROLS)
 
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := all
-.PHONY: all env data processed notebooks results report study studies bench test test-unit test-notebooks lint lab \
+.PHONY: all env data processed notebooks report study studies bench test test-unit test-notebooks lint lab \
 	refresh-notebooks clean clean-all help
 
-all: env data processed notebooks results report ## set up the environment, get the data, run every notebook, build the report
+all: env data processed notebooks report ## set up the environment, get the data, run every notebook, build the report
 
 env: $(INSTALLED) ## create .venv with python3 -m venv and install the pinned dependencies
 
+# uv (the one on PATH, else pip-installs it into the venv) installs several times faster than pip;
+# if uv cannot be had or fails, pip installs instead. `make env UV=` uses pip only.
+UV ?= uv
 $(INSTALLED): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	@if [ -n "$(UV)" ] && uv=$$(command -v "$(UV)" || { $(BIN)/python -m pip install --quiet \
+			--disable-pip-version-check uv >&2 && echo $(BIN)/uv; }) \
+		&& echo "$$uv pip install --compile-bytecode -c constraints.txt -e .[dev]" \
+		&& "$$uv" pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e ".[dev]"; \
+	then :; else \
+		echo "uv unavailable or failed: $(BIN)/python -m pip install -c constraints.txt -e .[dev]"; \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"; \
+	fi
 	@touch $@
 
 data: $(RAW_MANIFEST) ## copy (mirror) or download every raw file into data/raw, sha256-verified
@@ -58,36 +67,36 @@ processed: $(PROCESSED) ## build the validated parquet tables in data/processed
 $(PROCESSED) &: $(RAW_MANIFEST) $(PREP_SRC) | $(INSTALLED)
 	$(KR) prepare
 
-notebooks: $(REPORTS) ## execute every notebook with papermill into reports/
+notebooks: $(PROCESSED) | $(INSTALLED) ## execute every notebook of the default study with papermill into reports/ (JOBS at once)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(REPORTS)
 
+# The default study: only these runs write data/processed/results/default (KORUS_STUDY_SCOPE=default);
+# its results are in the run records data/processed/results/default/runs/<nn>.json.
 reports/%.ipynb: notebooks/%.ipynb $(PROCESSED) $(PACKAGE_SRC) | $(INSTALLED)
-	$(KR) run $* --quiet
+	KORUS_STUDY_SCOPE=default $(KR) run $* --quiet
 
-# A result file is made by its notebook's run (papermill writes the executed copy last,
-# hence the touch); the notebook is rerun when a result is missing.
-define RESULT_RULE
-$$(RESULTS_$(1)): reports/$(2).ipynb
-	@test -f $$@ || { rm -f $$<; $$(MAKE) --no-print-directory $$<; }
-	@touch $$@
-endef
-$(eval $(call RESULT_RULE,01,01_balance_overview))
-$(eval $(call RESULT_RULE,02,02_decomposition))
-$(eval $(call RESULT_RULE,03,03_agreement_effects))
-$(eval $(call RESULT_RULE,04,04_gravity))
-$(eval $(call RESULT_RULE,05,05_macro_drivers))
-$(eval $(call RESULT_RULE,06,06_joint_study))
+# The synthesis reads the estimates of notebooks 01-05 (it re-estimates nothing).
+reports/06_joint_study.ipynb: $(filter-out reports/06_joint_study.ipynb,$(REPORTS))
 
-# The synthesis reads the results of notebooks 01-05 (it re-estimates nothing).
-reports/06_joint_study.ipynb: $(RESULTS_01) $(RESULTS_02) $(RESULTS_03) $(RESULTS_04) $(RESULTS_05)
+report: reports/index.html ## build the static HTML report of the default study (reports/index.html)
 
-results: $(RESULTS_01) $(RESULTS_02) $(RESULTS_03) $(RESULTS_04) $(RESULTS_05) $(RESULTS_06) ## the saved key results of the notebooks (data/processed/results)
-
-report: reports/index.html ## build the static HTML report (reports/index.html)
-
-reports/index.html: $(REPORTS) $(RESULTS_06) src/korus_research/report.py
+reports/index.html: $(REPORTS) src/korus_research/report.py
 	$(KR) report
 
-test: test-unit test-notebooks ## run pytest, then nbval over notebooks/
+study: $(PROCESSED) | $(INSTALLED) ## one study into reports/studies/<id>/ (make study PARTNER=COL [BASE= COMPARE= ENTRY= CONTROLS=])
+	$(KR) study --partner $(PARTNER) $(STUDY_ARGS) --jobs $(JOBS)
+
+study-%: $(PROCESSED) | $(INSTALLED)
+	$(KR) study --partner $* $(STUDY_ARGS) --jobs 1
+
+studies: $(PROCESSED) | $(INSTALLED) ## several studies (make studies PARTNERS="KOR COL" -j2, or PARTNERS=agreements) and reports/studies.html
+	@$(MAKE) --no-print-directory $(addprefix study-,$(STUDY_PARTNERS))
+	$(KR) compare
+
+bench: $(PROCESSED) | $(INSTALLED) ## time the gravity estimator against pyfixest and a dummy GLM (about 8 minutes)
+	$(BIN)/python -m korus_research.bench
+
+test: test-unit test-notebooks ## run pytest (with a three-partner smoke test), then nbval over notebooks/
 
 test-unit: $(PROCESSED) | $(INSTALLED)
 	$(BIN)/pytest -q tests
@@ -95,25 +104,10 @@ test-unit: $(PROCESSED) | $(INSTALLED)
 test-notebooks: $(PROCESSED) | $(INSTALLED)
 	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
 
-study: $(PROCESSED) | $(INSTALLED) ## notebooks 01-06 for one partner into reports/PARTNER (make study PARTNER=COL)
-	@for nb in $(STUDY_NOTEBOOKS); do \
-		KORUS_REPORTS=reports/$(PARTNER) $(KR) run $$nb -p partner $(PARTNER) -o reports/$(PARTNER) --quiet || exit 1; \
-	done
-	KORUS_REPORTS=reports/$(PARTNER) $(KR) report -o reports/$(PARTNER)
-
-study-%: $(PROCESSED) | $(INSTALLED)
-	@$(MAKE) --no-print-directory study PARTNER=$*
-
-studies: $(addprefix study-,$(PARTNERS)) ## every partner of PARTNERS (parallel with make -j2) and reports/studies.html
-	$(KR) compare $(PARTNERS)
-
-bench: $(PROCESSED) | $(INSTALLED) ## time the gravity estimator against pyfixest and a dummy GLM (about 8 minutes)
-	$(BIN)/python -m korus_research.bench
-
 lint: | $(INSTALLED) ## ruff over src and tests
 	$(BIN)/ruff check src tests
 
-lab: $(PROCESSED) | $(INSTALLED) ## open JupyterLab on notebooks/
+lab: $(PROCESSED) | $(INSTALLED) ## open JupyterLab on notebooks/ (runs write to their own study folders, never the default study)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 refresh-notebooks: $(PROCESSED) | $(INSTALLED) ## re-execute notebooks/ in place (the nbval baselines)
@@ -123,7 +117,7 @@ refresh-notebooks: $(PROCESSED) | $(INSTALLED) ## re-execute notebooks/ in place
 			--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=1200 $$(basename $$nb)) || exit 1; \
 	done
 
-clean: ## remove build products (processed tables, reports); keeps data/raw and .venv
+clean: ## remove build products (processed tables, results, reports); keeps data/raw and .venv
 	rm -rf reports
 	find data/processed -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
 

@@ -14,11 +14,26 @@ def test_provenance_command(capsys):
     assert "census/country.xlsx" in out and "| file" in out
 
 
-def test_run_unknown_notebook():
-    import pytest
+def test_run_unknown_notebook(capsys):
+    assert cli.main(["run", "99_nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "parameter notebook='99_nope'" in err and "01_balance_overview" in err
 
-    with pytest.raises(SystemExit, match="not found in notebooks/"):
-        cli.run_notebook("99_nope", {})
+
+def test_bad_study_parameter_is_one_line(capsys):
+    assert cli.main(["study", "--partner", "KOR", "--base", "2016", "--compare", "2011"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: parameter base_year=2016") and "valid:" in err
+    assert cli.main(["study", "--partner", "XXX"]) == 2
+    assert "parameter partner='XXX'" in capsys.readouterr().err
+    assert cli.main(["study", "--partner", "CHN", "--entry", "2015/01/01"]) == 2
+    assert "parameter entry='2015/01/01'" in capsys.readouterr().err
+
+
+def test_agreement_partners(capsys):
+    assert cli.main(["partners", "--agreements"]) == 0
+    partners = capsys.readouterr().out.split()
+    assert partners[:3] == ["ISR", "CAN", "MEX"] and "KOR" in partners and "JPN" not in partners and len(partners) == 20
 
 
 def test_fetch_error_exit_code(tmp_path, monkeypatch, capsys):

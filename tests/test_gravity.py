@@ -165,3 +165,26 @@ def test_agreement_id_absent_or_not_bilateral():
     plurilateral = int(dta.loc[dta["agreement"].str.contains("European", na=False), "agreement_id"].iloc[0])
     with pytest.raises(gravity.GravityError, match="a bilateral agreement is needed"):
         gravity.members_of_agreement(dta, plurilateral)
+
+
+def test_terms_outside_the_pairs_years():
+    panel = simulated_gravity(0.0, seed=5, n=4, years=(2008, 2012, 2016))
+    # a lag beyond the panel's last year is left out, not estimated as a constant
+    data, terms = gravity.add_agreement_terms(panel, ("C0", "C1"), 2016, lags=(4,), lead=4)
+    assert "agreement_lag4" not in terms and data.attrs["dropped_terms"] == ["agreement_lag4"]
+    assert "agreement_lead4" in terms
+    # with pair effects, an agreement in force over the whole panel cannot be identified
+    with pytest.raises(gravity.GravityError, match="pair effect absorbs it"):
+        gravity.add_agreement_terms(panel, ("C0", "C1"), 2005, within_pair=True)
+    # without pair effects (two-way) the same term varies across pairs and is kept
+    _, terms = gravity.add_agreement_terms(panel, ("C0", "C1"), 2005)
+    assert terms == ["agreement"]
+
+
+def test_agreements_of_a_pair_include_plurilateral_ones():
+    dta = io.read_table("gravity_dta")
+    kor = gravity.agreements_of_pair(dta, "USA", "KOR")
+    assert kor.iloc[0].to_dict() == {"agreement_id": 211, "first_year": 2012, "members": 2}
+    mex = gravity.agreements_of_pair(dta, "USA", "MEX")
+    assert len(mex) and (mex["members"] > 2).any()  # NAFTA is plurilateral
+    assert gravity.agreements_of_pair(dta, "USA", "CHN").empty

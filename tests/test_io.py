@@ -65,14 +65,13 @@ def test_missing_table_says_how_to_build_it(tmp_path):
         io.read_table("census_annual", tmp_path)
 
 
-def test_results_round_trip(tmp_path, monkeypatch):
-    monkeypatch.setenv("KORUS_DATA_PROCESSED", str(tmp_path))
-    frame = pd.DataFrame({"year": [2011], "balance_usd_bn": [-13.2]})  # SYNTHETIC
-    path = io.save_results("balance_annual", frame, "KOR")
-    assert path == tmp_path / "results" / "KOR" / "balance_annual.parquet"
-    pd.testing.assert_frame_equal(io.load_results("balance_annual", "KOR"), frame)
-    with pytest.raises(ValueError, match="letters, digits and underscores"):
-        io.save_results("../escape", frame)
+def test_reads_are_recorded_with_their_checksum(tmp_path):
+    import hashlib
+
+    io.write_table("census_annual", _annual(), tmp_path)
+    io.read_table("census_annual", tmp_path)
+    digest = hashlib.sha256((tmp_path / "census_annual.parquet").read_bytes()).hexdigest()
+    assert io.tables_read()["census_annual"] == digest
 
 
 def test_processed_tables_pass_their_schemas():

@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 
 from korus_research import report
+from korus_research.study import Study
 
 
 def _executed_notebook(folder: Path, stem: str) -> None:
@@ -31,10 +32,14 @@ def test_report_links_resolve(tmp_path):
     _executed_notebook(tmp_path, "02_second")
     (tmp_path / "figures" / "g").mkdir(parents=True)
     (tmp_path / "figures" / "g" / "fig.png").write_bytes(b"\x89PNG SYNTHETIC")
-    report.build_report(tmp_path)
+    study = Study.default()
+    (tmp_path / "figures" / "g" / study.study_id).mkdir(parents=True)
+    (tmp_path / "figures" / "g" / study.study_id / "mine.png").write_bytes(b"\x89PNG SYNTHETIC")
+    report.build_report(tmp_path, study=study)
     index = _check_site(tmp_path)
+    assert f"figures/g/{study.study_id}/mine.png" in index
+    assert "figures/g/fig.png" not in index  # another study's (or no study's) figure is not shown
     assert "Title of 01_first" in index and "Title of 02_second" in index
-    assert "figures/g/fig.png" in index
     assert "census/country.xlsx" in index  # provenance table
     assert "pandas" in index  # environment
 
@@ -50,23 +55,30 @@ def test_built_report_if_present():
     index = _check_site(folder)
     for nb in folder.glob("*.ipynb"):
         assert f"html/{nb.stem}.html" in index
-    if (config.results_dir() / "KOR" / "synthesis_literature.parquet").exists():
+    if (config.results_dir() / "default" / "synthesis_literature.parquet").exists():
         assert "Findings: KOR" in index and "Our estimates beside the published ones" in index
+        assert "Sections skipped for lack of data" in index
+        assert "Findings: COL" not in index  # only the default study
 
 
 def test_comparison_page(tmp_path, monkeypatch):
     import pandas as pd
 
-    from korus_research import io
+    from korus_research import results
 
     monkeypatch.setenv("KORUS_DATA_PROCESSED", str(tmp_path / "processed"))
-    for partner, value in (("AAA", -1.0), ("BBB", 2.0)):  # SYNTHETIC attribution tables
-        io.save_results("synthesis_attribution", pd.DataFrame({"component": ["total"], "usd_bn": [value]}), partner)
-        (tmp_path / "reports" / partner).mkdir(parents=True)
-        (tmp_path / "reports" / partner / "index.html").write_text("<html></html>")
-    out = report.build_comparison(["AAA", "BBB"], tmp_path / "reports")
+    monkeypatch.delenv("KORUS_STUDY_SCOPE", raising=False)
+    for partner, value in (("COL", -1.0), ("PAN", 2.0)):  # SYNTHETIC attribution tables
+        study = Study.build(partner)
+        store = results.open_store(study, "06")
+        store.save("synthesis_attribution", pd.DataFrame({"component": ["total"], "usd_bn": [value]}))
+        (tmp_path / "reports" / "studies" / study.study_id).mkdir(parents=True)
+        (tmp_path / "reports" / "studies" / study.study_id / "index.html").write_text("<html></html>")
+    out = report.build_comparison(tmp_path / "reports")
     page = _check_site_file(out)
-    assert "AAA/index.html" in page and "BBB/index.html" in page and "-1.0" in page and "2.0" in page
+    for partner in ("COL", "PAN"):
+        assert f"studies/{Study.build(partner).study_id}/index.html" in page
+    assert "-1.0" in page and "2.0" in page
 
 
 def _check_site_file(page_path: Path) -> str:

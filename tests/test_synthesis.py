@@ -1,4 +1,4 @@
-"""Synthesis: the attribution's arithmetic and the findings, on SYNTHETIC saved results."""
+"""Synthesis: the attribution's arithmetic and the findings, on a SYNTHETIC estimate table."""
 
 from __future__ import annotations
 
@@ -6,63 +6,124 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from korus_research import io, synthesis
+from korus_research import io, results, synthesis
+from korus_research.errors import ResultsError
+from korus_research.study import Study
+
+KOR = Study.build("KOR")
+COL = Study.build("COL")
 
 
-def synthetic_results() -> dict[str, pd.DataFrame]:
-    """SYNTHETIC results in the layout notebooks 01-05 save."""
-    years = [2012, 2013, 2014, 2015, 2016]
-    ed = pd.DataFrame([{"method": m, "year": y, "balance_effect": -2.0 * (m == "ols") - 1.0, "balance_effect_ci_low": -5.0,
-                        "balance_effect_ci_high": 1.0, "imports_effect": 2.0, "imports_effect_ci_low": 0.0,
-                        "imports_effect_ci_high": 4.0, "exports_effect": 0.5, "exports_effect_ci_low": -1.0,
-                        "exports_effect_ci_high": 2.0} for m in ("ols", "ppml") for y in years])
-    return {
-        "balance_change": pd.DataFrame({"flow": ["exports_usd_bn", "imports_usd_bn", "balance_usd_bn"],
-                                        "2011": [40.0, 50.0, -10.0], "2016": [41.0, 61.0, -20.0], "change": [1.0, 11.0, -10.0]}),
-        "decomposition_contributions": pd.DataFrame({"group": ["autos (ch. 87)", "all other goods", "total"],
-                                                     "balance_change": [-6e9, -4e9, -10e9],
-                                                     "share_of_balance_change": [0.6, 0.4, 1.0]}),
-        "effects_dollars": ed,
-        "effects_did_dollars": pd.DataFrame({"flow": ["US exports", "US imports", "US exports", "US imports"],
-                                             "group": ["autos (ch. 87)", "autos (ch. 87)", "total", "total"],
-                                             "effect": [0.5, 2.5, 1.0, 4.0], "effect_se": [0.1, 0.2, 0.3, 0.4],
-                                             "year": 2016}),
-        "effects_synth_dollars": pd.DataFrame({"year": years, "balance_effect": [-4.0] * 5}),
-        "effects_pretrend": pd.DataFrame({"model": ["imports, ols"], "p_value": [0.2]}),
-        "gravity_pe": pd.DataFrame({"specification": ["G"], "year": [2016], "balance effect": [2.0],
-                                    "balance effect ci_low": [0.0], "balance effect ci_high": [4.0],
-                                    "exports effect": [1.0], "imports effect": [3.0]}),
-        "macro_balance_parts": pd.DataFrame({"component": ["income (real demand)", "real exchange rate", "agreement indicator"],
-                                             "balance": [-3000.0, -1000.0, -500.0], "balance ci_low": [-4000.0, -2000.0, -900.0],
-                                             "balance ci_high": [-2000.0, 0.0, -100.0]}),
-        "macro_coefficients": pd.DataFrame({"equation": ["US imports"], "level_1": ["ln_us_demand"], "estimate": [1.4]}),
-        "macro_share": pd.DataFrame({"item": ["macro share", "ci_low", "ci_high"], "value": [0.4, 0.3, 0.5]}),
+def synthetic_estimates(study: Study = KOR, partner_demand: bool = True) -> pd.DataFrame:
+    """SYNTHETIC rows in the layout notebooks 01-05 write to the estimate table."""
+    span = f"{study.base_year}->{study.compare_year}"
+    c = str(study.compare_year)
+    rows = {
+        "01": [dict(quantity="balance", estimator="Census", period=str(study.base_year), unit="US$ bn", value=-10.0),
+               dict(quantity="balance", estimator="Census", period=c, unit="US$ bn", value=-20.0),
+               dict(quantity="balance change", estimator="Census", period=span, unit="US$ bn", value=-10.0)],
+        "02": [dict(quantity="autos contribution to the balance change", estimator="decomposition (autos (ch. 87))",
+                    period=span, unit="US$ bn", value=-6.0),
+               dict(quantity="autos share of the balance change", estimator="decomposition (autos (ch. 87))",
+                    period=span, unit="share", value=0.6)],
+        "03": [dict(quantity="agreement effect on the balance", estimator="event study (OLS)", period=c, unit="US$ bn",
+                    value=-3.0, low=-5.0, high=1.0, diagnostics="failed", diagnostics_detail="pre-trend p: 0.01"),
+               dict(quantity="agreement effect on the balance", estimator="event study (PPML)", period=c, unit="US$ bn",
+                    value=-1.0, low=-5.0, high=1.0, diagnostics="passed"),
+               dict(quantity="agreement effect on the balance", estimator="product difference-in-differences (PPML)",
+                    period=c, unit="US$ bn", value=-3.0, low=-4.0, high=-2.0),
+               dict(quantity="agreement effect on the autos balance", estimator="product difference-in-differences (PPML)",
+                    period=c, unit="US$ bn", value=-2.0, low=-2.5, high=-1.5),
+               dict(quantity="agreement effect on the balance", estimator="synthetic control (shares)", period=c,
+                    unit="US$ bn", value=-4.0, diagnostics="failed"),
+               dict(quantity="agreement effect on the balance", estimator="event study (OLS)", period="2015",
+                    unit="US$ bn", value=-2.5, low=-6.0, high=1.0),
+               dict(quantity="pre-trend p-value", estimator="event study (OLS), imports", unit="p-value", value=0.2)],
+        "04": [dict(quantity="agreement effect on the balance", estimator="gravity PPML: G", period=c, unit="US$ bn",
+                    value=2.0, low=0.0, high=4.0)],
+        "05": [dict(quantity="balance change due to income", estimator="trade equations (levels)", period=span,
+                    unit="US$ bn", value=-3.0, low=-4.0, high=-2.0),
+               dict(quantity="balance change due to the real exchange rate", estimator="trade equations (levels)",
+                    period=span, unit="US$ bn", value=-1.0, low=-2.0, high=0.0),
+               dict(quantity="agreement effect on the balance change", estimator="trade equations (levels)", period=span,
+                    unit="US$ bn", value=-0.5, low=-0.9, high=-0.1),
+               dict(quantity="income elasticity of US imports", estimator="trade equation in levels (Newey-West)",
+                    unit="elasticity", value=1.4),
+               dict(quantity="macro share of the balance change" if partner_demand
+                    else "macro share of the import side of the balance change",
+                    estimator="trade equations (levels)", period=span, unit="share", value=0.4, low=0.3, high=0.5)],
     }
+    return pd.concat([results.estimate_rows(r, nb, study.study_id) for nb, r in rows.items()], ignore_index=True)
 
 
 def test_attribution_arithmetic_by_hand():
-    r = synthetic_results()
-    table, est = synthesis.attribution(r, 2011, 2016)
-    # estimators: OLS -3, PPML -1, DiD 1-4=-3, synth -4, gravity +2, macro indicator -0.5 -> median -2
+    table, est = synthesis.attribution(synthetic_estimates(), KOR)
+    # estimators: OLS -3, PPML -1, DiD -3, synth -4, gravity +2, macro indicator -0.5 -> median -2
     assert sorted(est["estimate"].round(6)) == [-4.0, -3.0, -3.0, -1.0, -0.5, 2.0]
-    assert table.loc["agreement (median of the estimators; interval = their range)", "usd_bn"] == pytest.approx(-2.0)
-    assert table.loc["autos beyond the agreement", "usd_bn"] == pytest.approx(-6.0 - (0.5 - 2.5))
-    parts = table.drop(index="total change in the US balance (Census)")["usd_bn"].sum()
-    assert parts == pytest.approx(table.loc["total change in the US balance (Census)", "usd_bn"]) == pytest.approx(-10.0)
-    with pytest.raises(ValueError, match="rerun notebook 01"):
-        synthesis.attribution(r, 2010, 2016)
+    row = table.loc[synthesis.AGREEMENT_ROW]
+    assert row["usd_bn"] == pytest.approx(-2.0)
+    assert (row["interval"], row["low"], row["high"]) == ("range across estimators", -4.0, 2.0)
+    assert table.loc["macro: demand", "interval"] == "95% CI"
+    autos = table.loc["autos beyond the agreement"]
+    assert autos["usd_bn"] == pytest.approx(-6.0 - (-2.0))
+    assert (autos["low"], autos["high"]) == (pytest.approx(-6.0 + 1.5), pytest.approx(-6.0 + 2.5))
+    parts = table.drop(index=synthesis.TOTAL)["usd_bn"].sum()
+    assert parts == pytest.approx(table.loc[synthesis.TOTAL, "usd_bn"]) == pytest.approx(-10.0)
+    assert table.loc[synthesis.RESIDUAL, "interval"] == "none"
+
+
+def test_attribution_needs_the_studys_total():
+    other = Study.build("KOR", base_year=2013)
+    with pytest.raises(ResultsError, match="run notebook 01"):
+        synthesis.attribution(synthetic_estimates(), other)
+
+
+def test_attribution_rows_fit_the_estimate_contract():
+    table, _ = synthesis.attribution(synthetic_estimates(), KOR)
+    rows = results.estimate_rows(synthesis.attribution_rows(table, KOR), "06", KOR.study_id)
+    assert len(rows) == len(table)
+    assert set(rows["interval"]) == {"95% CI", "range across estimators", "none"}
 
 
 def test_findings_are_written_from_the_numbers():
-    r = synthetic_results()
-    table, est = synthesis.attribution(r, 2011, 2016)
-    lit = synthesis.literature(r, io.read_table("benchmarks"), "XXX", 2016)
-    assert set(lit["published"]) <= {"Income elasticity of US bilateral import demand"}  # nothing about XXX
-    sentences = synthesis.findings(table, est, lit, r, "XXX", 2011, 2016,
-                                   {"years": [2013, 2016], "growth": 0.2, "stalled": False})
+    est = synthetic_estimates()
+    table, agreement = synthesis.attribution(est, KOR)
+    lit = synthesis.literature(est, io.read_table("benchmarks"), KOR)
+    sentences = synthesis.findings(table, agreement, lit, est, KOR, {"years": [2013, 2016], "growth": 0.2, "stalled": False})
     text = " ".join(sentences)
     assert "from -10.0 to -20.0" in text and "-10.0 bn" in text
-    assert "60% of the change" in text and "40% of the change" in text
-    assert "range from -4.0 to +2.0" in text and "5 of 6" in text
+    assert "60% of the change" in text and "US and KOR demand and the real exchange rate account for 40%" in text
+    assert "range from -4.0 to +2.0" in text and "5 of 6 point estimates" in text
+    assert "2 of the 5 with a 95% interval exclude zero" in text and "2 fail their own diagnostics (1 pass" in text
     assert "not jointly significant" in text and "did not stall" in text
     assert np.isfinite(table["usd_bn"]).all()
+
+
+def test_no_partner_demand_sentence_without_a_demand_series():
+    est = synthetic_estimates(COL, partner_demand=False)
+    table, agreement = synthesis.attribution(est, COL)
+    lit = synthesis.literature(est, io.read_table("benchmarks"), COL)
+    text = " ".join(synthesis.findings(table, agreement, lit, est, COL))
+    assert "COL demand" not in text
+    assert "US demand and the real exchange rate account for 40% of the import side" in text
+    assert "no demand series for COL" in text
+    # nothing published about Colombia but the many-partner income elasticity
+    assert set(lit["published"]) <= {"Income elasticity of US bilateral import demand"}
+
+
+def test_literature_uses_the_compare_year_estimates_only_for_2015_figures():
+    est = synthetic_estimates()
+    lit = synthesis.literature(est, io.read_table("benchmarks"), KOR).set_index("published")
+    usitc = lit.loc[[p for p in lit.index if p.startswith("Improvement of the US bilateral")]]
+    # only the one 2015 row counts, not the 2011->2016 trade-equation indicator
+    assert float(usitc["ours"].iloc[0]) == pytest.approx(-2.5)
+
+
+def test_synthesis_refuses_another_studys_results(tmp_path):
+    folder = tmp_path / "store"
+    store = results.open_store(KOR, "01", folder=folder)
+    store.add_estimates([dict(quantity="balance change", estimator="Census", period="2011->2016", unit="US$ bn",
+                              value=-14.4)])
+    other = Study.build("KOR", base_year=2013)
+    with pytest.raises(ResultsError, match=f"{KOR.study_id}.*{other.study_id}|{other.study_id}.*{KOR.study_id}"):
+        results.read_store(other, folder=folder).estimates(required=("01",))

@@ -1,18 +1,26 @@
-"""Command line: ``korus-research fetch | prepare | run NOTEBOOK -p NAME VALUE | report``.
+"""Command line: ``korus-research fetch | prepare | run | study | report | compare | partners | provenance``.
 
 The Makefile calls these; they are usable by hand as well
-(``python -m korus_research ...`` is the same).
+(``python -m korus_research ...`` is the same). Every error the suite raises on purpose
+(:class:`korus_research.errors.KorusError`) is printed as one line on stderr, with exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from . import config
+from .errors import KorusError, ParameterError
+
+
+class NotebookError(KorusError):
+    """A notebook run failed; the message carries the notebook's own error in one line."""
 
 
 def _parse_value(text: str):
@@ -27,11 +35,18 @@ def _parse_value(text: str):
     return text
 
 
+STUDY_NOTEBOOKS = ("01_balance_overview", "02_decomposition", "03_agreement_effects", "04_gravity",
+                   "05_macro_drivers", "06_joint_study")
+
+
 def run_notebook(name: str, parameters: dict, output_dir: Path | None = None,
                  progress: bool = True) -> Path:
     """Execute ``notebooks/<name>.ipynb`` with papermill into ``reports/`` (or ``output_dir``).
 
-    The source notebook is never written. The run time is recorded in
+    The source notebook is never written. The executed copy is written next to the target
+    and moved into place only when every cell ran; a failed run leaves
+    ``<name>.failed.ipynb`` (for reading the traceback) and raises :class:`NotebookError`
+    with the notebook's own error in one line. The run time is recorded in
     ``<output_dir>/run_log.json`` for the report.
     """
     import papermill as pm
@@ -40,22 +55,100 @@ def run_notebook(name: str, parameters: dict, output_dir: Path | None = None,
     source = config.notebooks_dir() / f"{stem}.ipynb"
     if not source.exists():
         known = sorted(p.stem for p in config.notebooks_dir().glob("*.ipynb"))
-        raise SystemExit(f"notebook {stem!r} not found in notebooks/; known: {known}")
+        raise ParameterError("notebook", stem, known)
     output_dir = Path(output_dir or config.reports_dir())
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / f"{stem}.ipynb"
+    partial = output_dir / f".{stem}.running.ipynb"
+    failed = output_dir / f"{stem}.failed.ipynb"
     start = time.perf_counter()
-    pm.execute_notebook(
-        str(source), str(target), parameters=parameters, cwd=str(config.notebooks_dir()),
-        progress_bar=progress, kernel_name="python3",
-    )
+    try:
+        pm.execute_notebook(
+            str(source), str(partial), parameters=parameters, cwd=str(config.notebooks_dir()),
+            progress_bar=progress, kernel_name="python3",
+        )
+    except pm.PapermillExecutionError as exc:
+        if partial.exists():
+            os.replace(partial, failed)
+        message = str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else ""
+        raise NotebookError(f"notebook {stem} failed in cell {exc.exec_count}: {exc.ename}: {message} "
+                            f"(executed copy: {failed})") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, target)
+    failed.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
-    log_path = output_dir / "run_log.json"
-    log = json.loads(log_path.read_text()) if log_path.exists() else {}
-    log[stem] = {"seconds": round(seconds, 1), "parameters": parameters,
-                 "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
-    log_path.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
+    _log_run(output_dir, stem, parameters, seconds)
     return target
+
+
+def _log_run(output_dir: Path, stem: str, parameters: dict, seconds: float) -> None:
+    import fcntl
+
+    log_path = output_dir / "run_log.json"
+    with open(output_dir / ".run_log.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        log = json.loads(log_path.read_text()) if log_path.exists() else {}
+        log[stem] = {"seconds": round(seconds, 1), "parameters": parameters,
+                     "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+        tmp = log_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, log_path)
+
+
+def study_parameters(partner: str, entry: str = "", base: str | int = "", compare: str | int = "",
+                     controls: str = "default") -> dict:
+    """The notebooks' study parameters for a ``make study`` run (validated by building the Study)."""
+    from .study import Study
+
+    study = Study.build(partner, entry=entry or "", base_year=base or 0, compare_year=compare or 0,
+                        controls=controls or "default")
+    params = {"partner": study.partner}
+    if entry:
+        params["entry"] = str(entry)
+    if base:
+        params["base_year"] = study.base_year
+    if compare:
+        params["compare_year"] = study.compare_year
+    if study.controls != "default":
+        params["controls"] = study.controls
+    return params
+
+
+def run_study(partner: str, entry: str = "", base: str | int = "", compare: str | int = "",
+              controls: str = "default", jobs: int = 2, progress: bool = False) -> Path:
+    """Run notebooks 01-06 for one study into ``reports/studies/<study id>/`` (01-05 in
+    parallel, ``jobs`` at a time, then 06) and build that study's report. Results go to the
+    study's own folder (never the default study's)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .study import Study
+
+    params = study_parameters(partner, entry, base, compare, controls)
+    study = Study.build(params["partner"], entry=params.get("entry", ""), base_year=params.get("base_year", 0),
+                        compare_year=params.get("compare_year", 0), controls=params.get("controls", "default"))
+    out = config.reports_dir() / "studies" / study.study_id
+    env = {**os.environ, "KORUS_REPORTS": str(out), "KORUS_STUDY_SCOPE": "study"}
+    print(f"{study}: reports/studies/{study.study_id}", flush=True)
+
+    def one(stem: str) -> None:
+        args = [sys.executable, "-m", "korus_research", "run", stem, "-o", str(out), "--quiet"]
+        for key, value in params.items():
+            args += ["-p", key, str(value)]
+        done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+            raise NotebookError(lines[-1].removeprefix("error: ") if lines else
+                                f"notebook {stem} failed: {done.stderr.strip().splitlines()[-1:]}")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for future in [pool.submit(one, stem) for stem in STUDY_NOTEBOOKS[:-1]]:
+            future.result()
+    one(STUDY_NOTEBOOKS[-1])
+    from .report import build_report
+
+    return build_report(out, study=study)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,37 +170,52 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("-o", "--output-dir", type=Path, default=None)
     p_run.add_argument("--quiet", action="store_true")
 
-    p_rep = sub.add_parser("report", help="build the static HTML report in reports/")
+    p_study = sub.add_parser("study", help="run notebooks 01-06 for one study into reports/studies/<study id>/")
+    p_study.add_argument("--partner", required=True, help="ISO3 code")
+    p_study.add_argument("--entry", default="", help="entry into force YYYY-MM-DD (hypothetical for a partner without one)")
+    p_study.add_argument("--base", default="", help="base year (default: derived from the entry)")
+    p_study.add_argument("--compare", default="", help="compare year (default: derived from the entry)")
+    p_study.add_argument("--controls", default="default", help="'default' or ISO3 codes, comma-separated")
+    p_study.add_argument("--jobs", type=int, default=2, help="notebooks run at once")
+
+    p_rep = sub.add_parser("report", help="build the static HTML report of the default study in reports/")
     p_rep.add_argument("-o", "--output-dir", type=Path, default=None)
 
-    p_cmp = sub.add_parser("compare", help="build reports/studies.html comparing partners' studies")
-    p_cmp.add_argument("partners", nargs="+")
+    sub.add_parser("compare", help="build reports/studies.html comparing every study in the results store")
+
+    p_part = sub.add_parser("partners", help="print the partners of the US agreements table (for make studies)")
+    p_part.add_argument("--agreements", action="store_true", help="only partners with an agreement in force by 2019")
 
     sub.add_parser("provenance", help="print the data provenance table (Markdown)")
 
     args = parser.parse_args(argv)
-    if args.command == "fetch":
-        from .fetch import FetchError, fetch_all
+    try:
+        return _dispatch(args)
+    except KorusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
-        try:
-            paths = fetch_all(args.files or None, progress=not args.quiet)
-        except FetchError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+
+def _dispatch(args) -> int:
+    if args.command == "fetch":
+        from .fetch import fetch_all
+
+        paths = fetch_all(args.files or None, progress=not args.quiet)
         print(f"{len(paths)} raw files verified in data/raw")
     elif args.command == "prepare":
-        from .errors import DataError
         from .prepare import prepare
 
-        try:
-            prepare(args.steps or None, progress=not args.quiet)
-        except (DataError, FileNotFoundError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        prepare(args.steps or None, progress=not args.quiet)
     elif args.command == "run":
         params = {k: _parse_value(v) for k, v in args.parameter}
         out = run_notebook(args.notebook, params, args.output_dir, progress=not args.quiet)
         print(f"wrote {out.relative_to(config.PROJECT_ROOT) if out.is_relative_to(config.PROJECT_ROOT) else out}")
+    elif args.command == "study":
+        index = run_study(args.partner, args.entry, args.base, args.compare, args.controls, args.jobs)
+        print(f"wrote {index.relative_to(config.PROJECT_ROOT) if index.is_relative_to(config.PROJECT_ROOT) else index}")
     elif args.command == "report":
         from .report import build_report
 
@@ -116,7 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "compare":
         from .report import build_comparison
 
-        print(f"wrote {build_comparison(args.partners)}")
+        print(f"wrote {build_comparison()}")
+    elif args.command == "partners":
+        from .agreements import agreements_table
+        from .study import LAST_ENTRY_YEAR
+
+        table = agreements_table()
+        if args.agreements:
+            table = table[table["entry_into_force"].dt.year <= LAST_ENTRY_YEAR]
+        print(" ".join(dict.fromkeys(table["partner"])))
     elif args.command == "provenance":
         from .registry import provenance_table
 

@@ -71,9 +71,10 @@ def add_agreement_terms(panel: pd.DataFrame, members: tuple[str, str], entry_yea
     other agreement (``other``, a 0/1 series aligned with the panel), the specific one
     excluded; ``border_<year>``: international flows in that year, when domestic flows are
     present (one year left out), which absorbs globalisation trends (Bergstrand, Larch and
-    Yotov 2015). ``within_pair`` (models with pair effects): the agreement's term must vary
-    over the members' years, else :class:`GravityError`; a lead or lag that does not is
-    dropped and listed in ``attrs["dropped_terms"]``.
+    Yotov 2015). A lead or lag that is constant over the members' years (it falls outside the
+    panel) is left out and listed in ``attrs["dropped_terms"]``. ``within_pair`` (models with
+    pair effects): the agreement's own term must vary over the members' years, else
+    :class:`GravityError` (the pair effect would absorb it).
     """
     a, b = members
     pair = ((panel["exporter"] == a) & (panel["importer"] == b)) | ((panel["exporter"] == b) & (panel["importer"] == a))
@@ -101,6 +102,12 @@ def add_agreement_terms(panel: pd.DataFrame, members: tuple[str, str], entry_yea
         for y in sorted(out["year"].unique())[1:]:
             out[f"border_{y}"] = (intl & (out["year"] == y)).astype(float)
             terms.append(f"border_{y}")
+    # a lead or lag that falls outside the panel's years (constant for the pair) is left out
+    timing = [t for t in terms if t.startswith(f"{name}_lag") or t.startswith(f"{name}_lead")]
+    dropped = [t for t in timing if out.loc[pair, t].nunique() < 2]
+    terms = [t for t in terms if t not in dropped]
+    out = out.drop(columns=dropped)
+    out.attrs["dropped_terms"] = dropped
     for t in terms:
         if out[t].nunique() < 2:
             raise GravityError(f"term {t!r} does not vary in the panel (is the agreement in these years?)")
@@ -110,10 +117,6 @@ def add_agreement_terms(panel: pd.DataFrame, members: tuple[str, str], entry_yea
         if out.loc[pair, name].nunique() < 2:
             raise GravityError(f"the agreement's term is constant for {a}-{b} over the panel's years ({years}; in force "
                                f"from {entry_year}): the pair effect absorbs it, so the panel cannot identify it")
-        dropped = [t for t in terms if t != name and t.startswith(f"{name}_") and out.loc[pair, t].nunique() < 2]
-        terms = [t for t in terms if t not in dropped]
-        out = out.drop(columns=dropped)
-        out.attrs["dropped_terms"] = dropped
     return out, terms
 
 

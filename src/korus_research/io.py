@@ -8,13 +8,12 @@ validation, so a bad frame never replaces a good stored table.
 from __future__ import annotations
 
 import hashlib
-from io import BytesIO
 import os
 import tempfile
+from io import BytesIO
 from pathlib import Path
 
 import pandas as pd
-
 import pandera.errors
 
 from . import config

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import platform
 import time
 from importlib import metadata
@@ -84,34 +85,38 @@ def environment_frame() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["package", "version"])
 
 
-def _study_summary(report_dir: Path) -> list[str]:
-    """Findings and attribution of every partner whose synthesis (notebook 06) was saved."""
-    from . import io
+def _study_summary(report_dir: Path, study, store) -> list[str]:
+    """The study's parameters, findings, attribution, literature comparison and the
+    sections its data could not support (from its own results store only)."""
+    from .errors import ResultsError
 
-    out = []
-    results = config.results_dir()
-    for folder in sorted(results.glob("*/")) if results.exists() else []:
-        partner = folder.name
-        if not (folder / "synthesis_findings.parquet").exists():
-            continue
-        findings = io.load_results("synthesis_findings", partner)["finding"]
-        attribution = io.load_results("synthesis_attribution", partner)
-        out.append(f"<h2>Findings: {html.escape(partner)}</h2><ul>")
-        out += [f"<li>{html.escape(f)}</li>" for f in findings]
-        out.append("</ul>")
-        chart = report_dir / "figures" / "06_joint_study" / partner / "attribution.png"
-        if chart.exists():
-            rel = chart.relative_to(report_dir).as_posix()
-            out.append(f"<figure><img src='{html.escape(rel)}' alt='attribution chart'></figure>")
-        out.append(_table(attribution.round(2)))
-        literature_path = folder / "synthesis_literature.parquet"
-        if literature_path.exists():
-            lit = io.load_results("synthesis_literature", partner)
-            if len(lit):
-                out.append(f"<h3>Our estimates beside the published ones: {html.escape(partner)}</h3>")
-                cols = ["published", "period", "unit", "published value", "ours", "ours low", "ours high",
-                        "difference in definitions", "source"]
-                out.append(_table(lit[[c for c in cols if c in lit]].round(2)))
+    partner = html.escape(study.partner)
+    out = [f"<h2>Study {html.escape(study.study_id)}: {partner}, {html.escape(study.agreement)}, "
+           f"{study.base_year} to {study.compare_year}</h2>", _table(study.summary().reset_index())]
+    try:
+        findings = store.load("synthesis_findings")["finding"]
+        attribution = store.load("synthesis_attribution")
+    except ResultsError as err:
+        out.append(f"<p>No synthesis for this study yet ({html.escape(str(err))}).</p>")
+        return out
+    out.append(f"<h2>Findings: {partner}</h2><ul>")
+    out += [f"<li>{html.escape(f)}</li>" for f in findings]
+    out.append("</ul>")
+    chart = report_dir / "figures" / "06_joint_study" / study.study_id / "attribution.png"
+    if chart.exists():
+        rel = chart.relative_to(report_dir).as_posix()
+        out.append(f"<figure><img src='{html.escape(rel)}' alt='attribution chart'></figure>")
+    out.append(_table(attribution.round(2)))
+    if store.has("synthesis_literature"):
+        lit = store.load("synthesis_literature")
+        if len(lit):
+            out.append(f"<h3>Our estimates beside the published ones: {partner}</h3>")
+            cols = ["published", "period", "unit", "published value", "ours", "ours low", "ours high",
+                    "difference in definitions", "source"]
+            out.append(_table(lit[[c for c in cols if c in lit]].round(2)))
+    skipped = store.skipped()
+    out.append("<h3>Sections skipped for lack of data</h3>")
+    out.append(_table(skipped) if len(skipped) else "<p>None: every section ran for this partner.</p>")
     return out
 
 
@@ -119,19 +124,31 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, escape=True, border=0, na_rep="")
 
 
-def build_report(report_dir: Path | None = None) -> Path:
-    """Build ``index.html`` (and the notebook pages) in ``report_dir`` and return its path."""
+def build_report(report_dir: Path | None = None, study=None) -> Path:
+    """Build ``index.html`` (and the notebook pages) in ``report_dir`` for one study and
+    return its path. Default: the headline study, read from the default results folder."""
+    from . import results
+    from .study import Study
+
     report_dir = Path(report_dir or config.reports_dir())
     report_dir.mkdir(parents=True, exist_ok=True)
+    if study is None:
+        study = Study.default()
+        folder = config.results_dir() / results.DEFAULT_FOLDER
+    else:
+        folder = results.study_folder(study, "study")
+    store = results.read_store(study, folder)
     pages = render_notebooks(report_dir)
     log_path = report_dir / "run_log.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else {}
-    figures = sorted((report_dir / "figures").rglob("*.png")) if (report_dir / "figures").exists() else []
+    figures = sorted(p for p in (report_dir / "figures").rglob("*.png") if p.parent.name == study.study_id) \
+        if (report_dir / "figures").exists() else []
 
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>korus-research report</title><style>{_CSS}</style></head><body>",
-             "<h1>korus-research: the US goods balance with a partner</h1>",
-             *_study_summary(report_dir),
+             f"<title>korus-research: {html.escape(study.partner)} ({html.escape(study.study_id)})</title>"
+             f"<style>{_CSS}</style></head><body>",
+             f"<h1>korus-research: the US goods balance with {html.escape(study.capabilities.name)}</h1>",
+             *_study_summary(report_dir, study, store),
              f"<p>Built {html.escape(time.strftime('%Y-%m-%d %H:%M %Z'))} from official data "
              "(see the provenance table). Each notebook below was executed by papermill; its "
              "parameters and run time are listed with it.</p>",
@@ -160,27 +177,46 @@ def build_report(report_dir: Path | None = None) -> Path:
     parts.append(_table(environment_frame()))
     parts.append("</body></html>")
     index = report_dir / "index.html"
-    index.write_text("\n".join(parts), encoding="utf-8")
+    tmp = index.with_suffix(".html.tmp")
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    os.replace(tmp, index)
     return index
 
 
-def build_comparison(partners: list[str], report_dir: Path | None = None) -> Path:
-    """``reports/studies.html``: the partners' attribution tables side by side, with links
-    to each partner's report."""
-    from . import io
+def build_comparison(report_dir: Path | None = None) -> Path:
+    """``reports/studies.html``: the attribution of every study in the results store side by
+    side (each read from its own store), with links to each study's report."""
+    from . import results
+    from .errors import ResultsError
 
     report_dir = Path(report_dir or config.reports_dir())
-    columns, links = {}, []
-    for partner in partners:
-        table = io.load_results("synthesis_attribution", partner).set_index("component")["usd_bn"]
-        columns[partner] = table
-        if (report_dir / partner / "index.html").exists():
-            links.append(f"<li><a href='{html.escape(partner)}/index.html'>{html.escape(partner)}</a></li>")
+    columns, links, skipped = {}, [], []
+    for folder in results.study_folders():
+        try:
+            study = results.load_study(folder)
+            store = results.read_store(study, folder)
+            table = store.load("synthesis_attribution").set_index("component")["usd_bn"]
+        except ResultsError:
+            continue
+        default = folder.name == results.DEFAULT_FOLDER
+        label = f"{study.partner} {study.base_year}-{study.compare_year}" + (" (default)" if default else f" [{study.study_id}]")
+        columns[label] = table
+        page = Path("index.html") if default else Path("studies") / study.study_id / "index.html"
+        if (report_dir / page).exists():
+            links.append(f"<li><a href='{html.escape(page.as_posix())}'>{html.escape(label)}</a>: "
+                         f"{html.escape(str(study))}</li>")
+        n = len(store.skipped())
+        if n:
+            skipped.append(f"<li>{html.escape(label)}: {n} sections skipped (listed in its report)</li>")
     wide = pd.DataFrame(columns).round(2)
-    page = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>korus-research: partners compared</title>"
-            f"<style>{_CSS}</style></head><body><h1>The change in the US goods balance, partner by partner (US$ bn)</h1>",
-            "<p>Each column comes from that partner's joint study (notebook 06); each partner's report:</p><ul>",
-            *links, "</ul>", wide.reset_index().to_html(index=False, border=0, na_rep=""), "</body></html>"]
+    page = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>korus-research: studies compared</title>"
+            f"<style>{_CSS}</style></head><body><h1>The change in the US goods balance, study by study (US$ bn)</h1>",
+            "<p>Each column comes from that study's own results store (notebook 06), between its own base and "
+            "compare years; each study's report:</p><ul>", *links, "</ul>",
+            wide.reset_index(names="component").to_html(index=False, border=0, na_rep="") if len(wide) else
+            "<p>No study has a synthesis yet.</p>",
+            "<h2>Sections skipped</h2><ul>", *skipped, "</ul></body></html>"]
+    report_dir.mkdir(parents=True, exist_ok=True)
     out = report_dir / "studies.html"
     out.write_text("\n".join(page), encoding="utf-8")
     return out

@@ -1,0 +1,80 @@
+"""Smoke test on the real data: the whole study (notebooks 01-06 and its report) for three
+partners of different kinds, each into its own study folder, leaving the default study alone.
+
+- MEX: an early agreement (NAFTA, 1994): panels start before 2000, no Comtrade pre-period;
+- SLV: a CAFTA-DR member (2006), small partner, no BIS rate;
+- CHN: no US agreement, run with a hypothetical entry date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from korus_research import config, results
+from korus_research.study import Study
+
+pytestmark = pytest.mark.mirror
+
+CASES = [("MEX", ""), ("SLV", ""), ("CHN", "2015-01-01")]
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory):
+    if not (config.data_processed() / "census_annual.parquet").exists():
+        pytest.skip("processed tables not built (make processed)")
+    root = tmp_path_factory.mktemp("smoke")
+    processed = root / "processed"
+    processed.mkdir()
+    # the processed tables are read from data/processed through symlinks; results go to the tmp folder
+    for table in config.data_processed().glob("*.parquet"):
+        (processed / table.name).symlink_to(table)
+    env = {**os.environ, "KORUS_DATA_PROCESSED": str(processed), "KORUS_REPORTS": str(root / "reports"),
+           "MPLBACKEND": "Agg"}
+    env.pop("KORUS_STUDY_SCOPE", None)
+
+    def run(case):
+        partner, entry = case
+        args = [sys.executable, "-m", "korus_research", "study", "--partner", partner, "--jobs", "1"]
+        if entry:
+            args += ["--entry", entry]
+        return subprocess.run(args, env=env, capture_output=True, text=True, timeout=900, check=False)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = dict(zip([c[0] for c in CASES], pool.map(run, CASES), strict=True))
+    return root, done
+
+
+@pytest.mark.parametrize("partner, entry", CASES)
+def test_study_runs_end_to_end(studies, partner, entry, monkeypatch):
+    root, done = studies
+    proc = done[partner]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    study = Study.build(partner, entry=entry)
+    folder = root / "processed" / "results" / study.study_id
+    monkeypatch.setenv("KORUS_DATA_PROCESSED", str(root / "processed"))
+    store = results.read_store(study, folder)
+    for nb in results.NOTEBOOKS:
+        assert store.record(nb)["finished"], nb
+    findings = store.load("synthesis_findings")["finding"]
+    assert findings.str.contains(partner).any()
+    index = (root / "reports" / "studies" / study.study_id / "index.html").read_text()
+    assert f"Findings: {partner}" in index and "Sections skipped for lack of data" in index
+    skipped = store.skipped()
+    assert (skipped["reason"].str.len() > 10).all()
+    estimates = store.estimates()
+    agreement = estimates[estimates["quantity"] == "agreement effect on the balance"]
+    assert len(agreement) > 0  # each has an agreement date, real or hypothetical
+    if partner in ("SLV", "CHN"):
+        assert not findings.str.contains(f"{partner} demand").any()  # no demand series in the data
+    if partner == "MEX":
+        assert "decomposition by product (comtrade basis)" in set(skipped["section"])
+    # the default study is never touched by these runs
+    assert not (root / "processed" / "results" / results.DEFAULT_FOLDER).exists()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["study_id"] == study.study_id and manifest["parameters"]["partner"] == partner
