@@ -226,18 +226,20 @@ def pe_counterfactual(panel: pd.DataFrame, flow: str, result: GravityResult, mem
     effect is the actual minus the counterfactual. The balance is that of ``members[0]``
     (exports to minus imports from ``members[1]``); its interval is by the delta method with
     the estimated covariance of the coefficients. ``unit`` divides the flows (e.g. 1e9 for
-    US$ bn from US$).
+    US$ bn from US$). Years in which the panel lacks the flows in either direction are
+    left out and listed in ``attrs["years without flows"]``.
     """
     a, b = members
     beta = result.table.set_index("term")["estimate"]
     z = stats.norm.ppf(0.5 + level / 2)
-    rows = []
+    rows, missing = [], []
     for year in years:
         sub = panel[panel["year"] == year]
         x_ab = sub.loc[(sub["exporter"] == a) & (sub["importer"] == b), flow]
         x_ba = sub.loc[(sub["exporter"] == b) & (sub["importer"] == a), flow]
         if x_ab.empty or x_ba.empty:
-            raise GravityError(f"no {a}-{b} flows in {year}")
+            missing.append(year)
+            continue
         on = [t for t in terms if sub.loc[x_ab.index, t].iloc[0] > 0]
         g = np.zeros(len(beta))
         idx = list(beta.index)
@@ -260,7 +262,11 @@ def pe_counterfactual(panel: pd.DataFrame, flow: str, result: GravityResult, mem
             "exports effect": exp_ab * factor, "imports effect": exp_ba * factor,
             "log effect se": se_total,
         })
-    return pd.DataFrame(rows).set_index("year")
+    if not rows:
+        raise GravityError(f"no {a}-{b} flows in both directions in any of the years {years}")
+    out = pd.DataFrame(rows).set_index("year")
+    out.attrs["years without flows"] = missing
+    return out
 
 
 # ---------------------------------------------------------------- general equilibrium ---
