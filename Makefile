@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KR := $(BIN)/korus-research
 INSTALLED := $(VENV)/.installed
-# notebooks run at once by `make` (01-05 are independent; 06 reads their results)
+# jobs run at once (notebooks 01-05 are independent; 06 reads their results); `make JOBS=1` runs one at a time
 JOBS ?= 2
+MAKEFLAGS += -j$(JOBS)
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 REPORTS := $(patsubst notebooks/%.ipynb,reports/%.ipynb,$(NOTEBOOKS))
@@ -67,8 +68,7 @@ processed: $(PROCESSED) ## build the validated parquet tables in data/processed
 $(PROCESSED) &: $(RAW_MANIFEST) $(PREP_SRC) | $(INSTALLED)
 	$(KR) prepare
 
-notebooks: $(PROCESSED) | $(INSTALLED) ## execute every notebook of the default study with papermill into reports/ (JOBS at once)
-	@$(MAKE) --no-print-directory -j$(JOBS) $(REPORTS)
+notebooks: $(REPORTS) ## execute every notebook of the default study with papermill into reports/ (JOBS at once)
 
 # The default study: only these runs write data/processed/results/default (KORUS_STUDY_SCOPE=default);
 # its results are in the run records data/processed/results/default/runs/<nn>.json.
@@ -96,7 +96,9 @@ studies: $(PROCESSED) | $(INSTALLED) ## several studies (make studies PARTNERS="
 bench: $(PROCESSED) | $(INSTALLED) ## time the gravity estimator against pyfixest and a dummy GLM (about 8 minutes)
 	$(BIN)/python -m korus_research.bench
 
-test: test-unit test-notebooks ## run pytest (with a three-partner smoke test), then nbval over notebooks/
+test: $(PROCESSED) | $(INSTALLED) ## run pytest (with a three-partner smoke test), then nbval over notebooks/
+	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
 
 test-unit: $(PROCESSED) | $(INSTALLED)
 	$(BIN)/pytest -q tests

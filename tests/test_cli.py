@@ -41,3 +41,14 @@ def test_fetch_error_exit_code(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KORUS_DATA_RAW", str(tmp_path / "raw"))
     assert cli.main(["fetch", "--quiet", "gravity/geo_cepii.rda"]) == 2
     assert "cannot fetch 'gravity/geo_cepii.rda'" in capsys.readouterr().err
+
+
+def test_failed_notebook_run_is_one_line_and_publishes_nothing(tmp_path, capsys):
+    # a bad partner code fails in the notebook's study cell: one line, exit 2, no executed copy in place
+    assert cli.main(["run", "01_balance_overview", "-p", "partner", "XXX", "-o", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    line = [e for e in err if e.startswith("error:")]
+    assert len(line) == 1 and "ParameterError: parameter partner='XXX'" in line[0]
+    assert not (tmp_path / "01_balance_overview.ipynb").exists()
+    assert (tmp_path / "01_balance_overview.failed.ipynb").exists()
+    assert not list(tmp_path.glob(".*.running.ipynb"))

@@ -303,7 +303,8 @@ def product_did(panel: pd.DataFrame, treated: str, entry: pd.Timestamp, method: 
     if panel["partner"].nunique() < 2:
         raise EffectsError("the control group is empty")
     if not (panel["year"] < entry.year).any():
-        raise EffectsError("no pre-period in the product panel")
+        raise EffectsError(f"no pre-period in the product panel: it covers {int(panel['year'].min())}-"
+                           f"{int(panel['year'].max())}, the agreement is in force from {entry.year}")
     groups = sorted(panel["group"].unique())
     data = panel.copy()
     names = {}

@@ -238,7 +238,7 @@ def pe_counterfactual(panel: pd.DataFrame, flow: str, result: GravityResult, mem
         x_ab = sub.loc[(sub["exporter"] == a) & (sub["importer"] == b), flow]
         x_ba = sub.loc[(sub["exporter"] == b) & (sub["importer"] == a), flow]
         if x_ab.empty or x_ba.empty:
-            missing.append(year)
+            missing.append(int(year))
             continue
         on = [t for t in terms if sub.loc[x_ab.index, t].iloc[0] > 0]
         g = np.zeros(len(beta))

@@ -207,7 +207,7 @@ def findings(attrib: pd.DataFrame, agreement: pd.DataFrame, lit: pd.DataFrame, e
         out.append(f"US and {partner} demand{price} account for {macro['value']:.0%} of the change "
                    f"(95% interval {macro['low']:.0%} to {macro['high']:.0%}) in the trade equations.")
     elif macro_imports is not None:
-        out.append(f"US demand{price} account for {macro_imports['value']:.0%} of the import side of the change "
+        out.append(f"US demand{price} account{'' if has_rer else 's'} for {macro_imports['value']:.0%} of the import side of the change "
                    f"(95% interval {macro_imports['low']:.0%} to {macro_imports['high']:.0%}); the data hold no "
                    f"demand series for {partner}, so the export side is not explained.")
     if len(agreement):
