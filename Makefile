@@ -6,7 +6,11 @@ KR := $(BIN)/korus-research
 INSTALLED := $(VENV)/.installed
 # jobs run at once (notebooks 01-05 are independent; 06 reads their results); `make JOBS=1` runs one at a time
 JOBS ?= 2
+ifeq ($(MAKELEVEL),0)
+ifeq ($(filter clean clean-all,$(MAKECMDGOALS)),)
 MAKEFLAGS += -j$(JOBS)
+endif
+endif
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 REPORTS := $(patsubst notebooks/%.ipynb,reports/%.ipynb,$(NOTEBOOKS))
@@ -90,6 +94,7 @@ study-%: $(PROCESSED) | $(INSTALLED)
 	$(KR) study --partner $* $(STUDY_ARGS) --jobs 1
 
 studies: $(PROCESSED) | $(INSTALLED) ## several studies (make studies PARTNERS="KOR COL" -j2, or PARTNERS=agreements) and reports/studies.html
+	$(if $(strip $(STUDY_PARTNERS)),,$(error PARTNERS is empty: give ISO3 codes, e.g. PARTNERS="KOR COL", or PARTNERS=agreements))
 	@$(MAKE) --no-print-directory $(addprefix study-,$(STUDY_PARTNERS))
 	$(KR) compare
 

@@ -144,13 +144,20 @@ def test_add_estimates_replaces_rows_with_the_same_key(folder):
 
 
 def test_estimates_of_several_notebooks_and_required(folder):
-    open_store(KOR, "01", folder=folder).add_estimates([_row()])
+    first = open_store(KOR, "01", folder=folder, parameters={"vintage": ""})
+    first.add_estimates([_row()])
     open_store(KOR, "03", folder=folder).add_estimates([_row(estimator="PPML", unit="log points")])
     reader = read_store(KOR, folder=folder)
     assert sorted(reader.estimates()["notebook"]) == ["01", "03"]
     assert list(reader.estimates(notebooks=("03",))["notebook"]) == ["03"]
+    with pytest.raises(ResultsError, match="notebook 01 did not finish"):
+        reader.estimates(required=("01",))
+    first.done()
+    assert len(reader.estimates(required=("01",))) == 2
     with pytest.raises(ResultsError, match="notebook 02"):
         reader.estimates(required=("01", "02"))
+    runs = reader.runs().set_index("notebook")
+    assert runs.loc["01", "notebook parameters"] == "vintage=" and runs.loc["03", "finished"] == "no"
 
 
 def test_estimates_of_an_empty_study_is_an_empty_table(folder):

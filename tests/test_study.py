@@ -233,9 +233,10 @@ def test_entry_period_waves_does_not_rely_on_sorted_periods():
 
 def test_entry_period_bad_frequency_and_missing_waves():
     with pytest.raises(ParameterError) as info:
-        entry_period(pd.Timestamp("2012-03-15"), "quarterly")
+        entry_period(pd.Timestamp("2012-03-15"), "weekly")
     assert info.value.parameter == "frequency"
-    assert all(f in str(info.value) for f in ("annual", "monthly", "waves"))
+    assert all(f in str(info.value) for f in ("annual", "quarterly", "monthly", "waves"))
+    assert entry_period(pd.Timestamp("2012-03-15"), "quarterly") == pd.Period("2012Q1", "Q")
     with pytest.raises(ParameterError, match="periods"):
         entry_period(pd.Timestamp("2012-03-15"), "waves")
 
@@ -362,3 +363,23 @@ def test_2020_agreements_are_outside_the_study():
     assert Study.build("JPN").entry is None                                 # US-Japan 2020
     assert Study.build("MEX").agreement == "NAFTA"                          # not USMCA
     assert Study.build("CAN").entry == pd.Timestamp("1989-01-01")
+
+
+def test_partner_and_controls_must_be_in_the_census_data():
+    from korus_research import study as study_module
+
+    if study_module.census_partners() is None:
+        pytest.skip("census_annual not built")
+    with pytest.raises(ParameterError, match="not in the Census data"):
+        Study.build("KOR", controls="JPN,ATA")
+    assert "KOR" in study_module.census_partners()
+
+
+def test_overrides_name_the_agreement_in_force():
+    assert Study.build("CAN", entry="2020-07-01").agreement == "USMCA"
+    assert Study.build("JPN", entry="2020-01-01").agreement == "US-Japan Trade Agreement"
+    assert Study.build("CHN", entry="2015-01-01").hypothetical
+    late = Study.build("KOR", base_year=2013)
+    assert any("not before the entry year" in n for n in late.notes)
+    with pytest.raises(ParameterError, match="base_year"):
+        Study.build("KOR", base_year=True)

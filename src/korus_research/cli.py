@@ -73,6 +73,11 @@ def run_notebook(name: str, parameters: dict, output_dir: Path | None = None,
         message = str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else ""
         raise NotebookError(f"notebook {stem} failed in cell {exc.exec_count}: {exc.ename}: {message} "
                             f"(executed copy: {failed})") from None
+    except Exception as exc:  # a dead kernel, a cell timeout, a kernel that would not start
+        if partial.exists():
+            os.replace(partial, failed)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise NotebookError(f"notebook {stem} failed: {type(exc).__name__}: {first}") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -238,6 +238,9 @@ def dollar_effects(panel: pd.DataFrame, treated: str, entry: pd.Timestamp,
     estimated separately), which is stated, not tested. ``unit`` converts the panel's
     US$ million to the output unit (1e3: US$ billion).
     """
+    if not years:
+        raise EffectsError("no year of the agreement's effect in the study (the compare year or the panel ends "
+                           "before the entry into force)")
     z = stats.norm.ppf(0.5 + level / 2)
     rows = []
     treated_rows = panel[panel["partner"] == treated].set_index("year")

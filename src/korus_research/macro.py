@@ -33,7 +33,7 @@ from scipy import stats
 
 from .balance import latest_vintage
 from .errors import EstimationError
-from .study import capabilities
+from .study import capabilities, entry_period
 
 
 class MacroError(EstimationError):
@@ -189,10 +189,8 @@ def build_frame(tables: dict[str, pd.DataFrame], partner: str, frequency: str = 
     if rer_measure != "none":
         frame["rer"] = real_exchange_rate(tables, partner, rer_measure, frequency).reindex(frame.index)
     if entry is not None:
-        if frequency == "annual":
-            frame["agreement"] = (frame.index >= entry.year).astype(float)
-        else:
-            frame["agreement"] = (frame.index.to_timestamp() >= entry).astype(float)
+        # the rule of korus_research.study.entry_period: in force from the period containing the date
+        frame["agreement"] = (frame.index >= entry_period(entry, frequency)).astype(float)
     else:
         frame["agreement"] = 0.0
     return frame
@@ -201,6 +199,11 @@ def build_frame(tables: dict[str, pd.DataFrame], partner: str, frequency: str = 
 def sample(frame: pd.DataFrame, columns: list[str], start, end) -> pd.DataFrame:
     """The rows from ``start`` to ``end`` with every column present; gaps inside are an error."""
     sub = frame.loc[start:end, columns]
+    # years before a flow is first positive (e.g. no trade under an embargo) start the sample later
+    logged = [c for c in columns if c != "agreement"]
+    positive = (sub[logged] > 0).all(axis=1)
+    if positive.any() and not positive.iloc[0]:
+        sub = sub.loc[positive.idxmax():]
     missing = sub.isna().any(axis=1)
     first, last = sub.index[~missing].min(), sub.index[~missing].max()
     inner = sub.loc[first:last]

@@ -85,7 +85,7 @@ def environment_frame() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["package", "version"])
 
 
-def _study_summary(report_dir: Path, study, store) -> list[str]:
+def _study_summary(report_dir: Path, study, store, figure_key: str) -> list[str]:
     """The study's parameters, findings, attribution, literature comparison and the
     sections its data could not support (from its own results store only)."""
     from .errors import ResultsError
@@ -102,7 +102,7 @@ def _study_summary(report_dir: Path, study, store) -> list[str]:
     out.append(f"<h2>Findings: {partner}</h2><ul>")
     out += [f"<li>{html.escape(f)}</li>" for f in findings]
     out.append("</ul>")
-    chart = report_dir / "figures" / "06_joint_study" / study.study_id / "attribution.png"
+    chart = report_dir / "figures" / "06_joint_study" / figure_key / "attribution.png"
     if chart.exists():
         rel = chart.relative_to(report_dir).as_posix()
         out.append(f"<figure><img src='{html.escape(rel)}' alt='attribution chart'></figure>")
@@ -117,6 +117,8 @@ def _study_summary(report_dir: Path, study, store) -> list[str]:
     skipped = store.skipped()
     out.append("<h3>Sections skipped for lack of data</h3>")
     out.append(_table(skipped) if len(skipped) else "<p>None: every section ran for this partner.</p>")
+    out.append("<h3>How each notebook ran for this study</h3>")
+    out.append(_table(store.runs()))
     return out
 
 
@@ -138,17 +140,18 @@ def build_report(report_dir: Path | None = None, study=None) -> Path:
     else:
         folder = results.study_folder(study, "study")
     store = results.read_store(study, folder)
+    figure_key = store.figure_group("x").split("/", 1)[1]
     pages = render_notebooks(report_dir)
     log_path = report_dir / "run_log.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else {}
-    figures = sorted(p for p in (report_dir / "figures").rglob("*.png") if p.parent.name == study.study_id) \
+    figures = sorted(p for p in (report_dir / "figures").rglob("*.png") if p.parent.name == figure_key) \
         if (report_dir / "figures").exists() else []
 
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>korus-research: {html.escape(study.partner)} ({html.escape(study.study_id)})</title>"
              f"<style>{_CSS}</style></head><body>",
              f"<h1>korus-research: the US goods balance with {html.escape(study.capabilities.name)}</h1>",
-             *_study_summary(report_dir, study, store),
+             *_study_summary(report_dir, study, store, figure_key),
              f"<p>Built {html.escape(time.strftime('%Y-%m-%d %H:%M %Z'))} from official data "
              "(see the provenance table). Each notebook below was executed by papermill; its "
              "parameters and run time are listed with it.</p>",
@@ -187,7 +190,7 @@ def build_comparison(report_dir: Path | None = None) -> Path:
     """``reports/studies.html``: the attribution of every study in the results store side by
     side (each read from its own store), with links to each study's report."""
     from . import results
-    from .errors import ResultsError
+    from .errors import KorusError
 
     report_dir = Path(report_dir or config.reports_dir())
     columns, links, skipped = {}, [], []
@@ -196,7 +199,8 @@ def build_comparison(report_dir: Path | None = None) -> Path:
             study = results.load_study(folder)
             store = results.read_store(study, folder)
             table = store.load("synthesis_attribution").set_index("component")["usd_bn"]
-        except ResultsError:
+        except (KorusError, ValueError, KeyError) as err:  # a stale or broken folder is listed, not fatal
+            skipped.append(f"<li>{html.escape(folder.name)}: not shown ({html.escape(str(err))})</li>")
             continue
         default = folder.name == results.DEFAULT_FOLDER
         label = f"{study.partner} {study.base_year}-{study.compare_year}" + (" (default)" if default else f" [{study.study_id}]")

@@ -224,7 +224,8 @@ class Store:
         Start this notebook's record afresh (a notebook run); ``False`` only reads.
     """
 
-    def __init__(self, study: Study, notebook: str, folder: Path | None = None, reset: bool = True):
+    def __init__(self, study: Study, notebook: str, folder: Path | None = None, reset: bool = True,
+                 parameters: dict | None = None):
         if notebook not in NOTEBOOKS:
             raise ParameterError("notebook", notebook, NOTEBOOKS)
         self.study = study
@@ -235,9 +236,20 @@ class Store:
         if reset:
             self._claim()
             self._record = {"study_id": study.study_id, "notebook": notebook, "results": [], "skipped": [],
+                            "notebook_parameters": dict(parameters or {}),
                             "tables_read": {}, "package_version": _package_version(), "git_commit": _git_commit(),
                             "started": time.strftime("%Y-%m-%d %H:%M:%S")}
             self._write_record()
+
+    @property
+    def scope(self) -> str:
+        return "default" if self.folder.name == DEFAULT_FOLDER else "study"
+
+    def figure_group(self, notebook_name: str) -> str:
+        """Where this run's figures go under ``reports/figures``: ``<notebook>/default`` for the
+        default study built by ``make``, else ``<notebook>/<study id>`` (so an interactive run
+        never replaces a figure of the default report)."""
+        return f"{notebook_name}/{DEFAULT_FOLDER if self.scope == 'default' else self.study.study_id}"
 
     # ------------------------------------------------------------ manifest
     @property
@@ -388,8 +400,13 @@ class Store:
 
     def estimates(self, notebooks: tuple[str, ...] | None = None, required: tuple[str, ...] = ()) -> pd.DataFrame:
         """The long estimate table of this study (validated on read); rows of another study
-        are refused with a message naming both ids."""
+        are refused with a message naming both ids, and a ``required`` notebook whose run did
+        not finish is refused by name."""
         parts = []
+        for nb in required:
+            if not self.record(nb).get("finished"):
+                raise ResultsError(f"notebook {nb} did not finish for study {self.study.study_id} ({self.folder}): "
+                                   "rerun it before the synthesis")
         for nb in notebooks or NOTEBOOKS:
             path = self.folder / f"estimates_{nb}.parquet"
             if not self._record_path(nb).exists() or not path.exists():
@@ -412,6 +429,19 @@ class Store:
                                   ("diagnostics_detail", str)]})
         return validate_estimates(pd.concat(parts, ignore_index=True), f"{self.folder}/estimates_*.parquet")
 
+    def runs(self) -> pd.DataFrame:
+        """How each notebook of this study ran: finished, notebook parameters, git commit."""
+        rows = []
+        for nb in NOTEBOOKS:
+            path = self._record_path(nb)
+            if path.exists():
+                record = json.loads(path.read_text())
+                if record.get("study_id") == self.study.study_id:
+                    params = ", ".join(f"{k}={v}" for k, v in record.get("notebook_parameters", {}).items())
+                    rows.append({"notebook": nb, "finished": record.get("finished", "no"),
+                                 "notebook parameters": params, "git commit": record.get("git_commit", "")[:10]})
+        return pd.DataFrame(rows, columns=["notebook", "finished", "notebook parameters", "git commit"])
+
     def skipped(self) -> pd.DataFrame:
         """Every section skipped by any notebook of this study, with the reason."""
         rows = []
@@ -424,9 +454,10 @@ class Store:
         return pd.DataFrame(rows, columns=["notebook", "section", "reason"])
 
 
-def open_store(study: Study, notebook: str, folder: Path | None = None) -> Store:
-    """The store a notebook writes to (its previous run's results for this study are dropped)."""
-    return Store(study, notebook, folder=folder, reset=True)
+def open_store(study: Study, notebook: str, folder: Path | None = None, parameters: dict | None = None) -> Store:
+    """The store a notebook writes to (its previous run's results for this study are dropped);
+    ``parameters`` are the notebook's own parameters beyond the study's, kept in its run record."""
+    return Store(study, notebook, folder=folder, reset=True, parameters=parameters)
 
 
 def read_store(study: Study, folder: Path | None = None) -> Store:

@@ -124,6 +124,28 @@ def capabilities(partner: str) -> Capabilities:
 
 
 @lru_cache(maxsize=1)
+def census_partners() -> frozenset[str] | None:
+    """ISO3 codes of the countries in the processed Census table (``None`` before it is built)."""
+    from . import config
+
+    path = config.data_processed() / "census_annual.parquet"
+    if not path.exists():
+        return None
+    table = pd.read_parquet(path, columns=["iso3", "partner_kind"])
+    return frozenset(table.loc[table["partner_kind"] == "country", "iso3"].dropna())
+
+
+def _check_in_census(name: str, value, codes: list[str]) -> None:
+    known = census_partners()
+    if known is None:
+        return
+    absent = [c for c in codes if c not in known]
+    if absent:
+        raise ParameterError(name, value, f"ISO3 codes of US trade partners in census_annual ({len(known)} countries, "
+                             "e.g. KOR, COL, CHN, MEX)", f"{', '.join(absent)} not in the Census data")
+
+
+@lru_cache(maxsize=1)
 def _known_iso3() -> frozenset[str]:
     from .partners import _converter
 
@@ -132,6 +154,8 @@ def _known_iso3() -> frozenset[str]:
 
 def _year(name: str, value) -> int | None:
     """A year parameter: ``0``/empty means "derive"; anything but a whole number is refused."""
+    if isinstance(value, bool):
+        raise ParameterError(name, value, "a year such as 2011, or 0 to derive it")
     if value in (None, 0, "", "0"):
         return None
     try:
@@ -150,9 +174,9 @@ def entry_period(entry: pd.Timestamp, frequency: str, periods=None):
     ----------
     entry : Timestamp
         Date of entry into force.
-    frequency : {"annual", "monthly", "waves"}
-        ``annual``: the year containing the date; ``monthly``: the month containing it
-        (a ``Period``); ``waves``: the first observed year in ``periods`` at or after the
+    frequency : {"annual", "quarterly", "monthly", "waves"}
+        ``annual``: the year containing the date; ``quarterly`` / ``monthly``: the quarter or
+        month containing it (a ``Period``); ``waves``: the first observed year in ``periods`` at or after the
         year of entry (panels observed every few years).
     periods : iterable of int, optional
         The observed years (required for ``waves``).
@@ -167,13 +191,15 @@ def entry_period(entry: pd.Timestamp, frequency: str, periods=None):
         return int(entry.year)
     if frequency == "monthly":
         return pd.Period(entry, "M")
+    if frequency == "quarterly":
+        return pd.Period(entry, "Q")
     if frequency == "waves":
         if periods is None:
             raise ParameterError("periods", None, "the observed years of the panel",
                                  "needed for frequency 'waves'")
         later = sorted(int(p) for p in periods if int(p) >= entry.year)
         return later[0] if later else None
-    raise ParameterError("frequency", frequency, ["annual", "monthly", "waves"])
+    raise ParameterError("frequency", frequency, ["annual", "quarterly", "monthly", "waves"])
 
 
 @dataclass(frozen=True)
@@ -220,6 +246,7 @@ class Study:
                                  "unknown country code")
         if code == "USA":
             raise ParameterError("partner", partner, "any ISO3 code but USA", "the study is of US trade with a partner")
+        _check_in_census("partner", partner, [code])
         notes: list[str] = []
         lo, hi = DATA_YEARS["census"]
         table = agreements.agreements_table()
@@ -235,12 +262,13 @@ class Study:
                                      "not a calendar date") from None
             if not lo <= when.year <= hi:
                 raise ParameterError("entry", entry, f"a date in {lo}-{hi} (years of the Census data)")
-            table_dates = set(own["entry_into_force"])
-            if when in table_dates:
+            every = table[table["partner"] == code].sort_values("entry_into_force")
+            before = every[every["entry_into_force"] <= when]
+            if when in set(own["entry_into_force"]):
                 agreement = str(own.loc[own["entry_into_force"] == when, "agreement"].iloc[0])
                 source = "agreements table"
-            elif len(own):
-                agreement, source = str(own.iloc[0]["agreement"]), "override"
+            elif len(before):
+                agreement, source = str(before.iloc[-1]["agreement"]), "override"
             else:
                 agreement, source = "hypothetical agreement", "override (hypothetical)"
         elif len(own):
@@ -273,6 +301,8 @@ class Study:
         if base >= compare:
             raise ParameterError("base_year", base, f"a year before compare_year={compare}", "base >= compare")
 
+        if controls is not None and not isinstance(controls, str):
+            raise ParameterError("controls", controls, "'default' or comma-separated ISO3 codes (e.g. JPN,DEU,GBR)")
         controls_text = (controls or "default").strip()
         if controls_text.lower() == "default":
             controls_text = "default"
@@ -285,6 +315,7 @@ class Study:
             if code in codes:
                 raise ParameterError("controls", controls, "codes other than the treated partner",
                                      f"{code} is the treated partner")
+            _check_in_census("controls", controls, codes)
             controls_text = ",".join(codes)
 
         anchor = when.year if when is not None else base + 1
@@ -295,6 +326,12 @@ class Study:
         if when is not None:
             last_effect = min(compare, panel[1])
             effects = tuple(range(when.year, last_effect + 1))
+            if not effects:
+                notes.append(f"no year of the agreement's effect: the compare year {compare} or the panel's end "
+                             f"{panel[1]} is before the entry year {when.year}")
+            if base >= when.year:
+                notes.append(f"the base year {base} is not before the entry year {when.year}: the agreement's part of "
+                             f"the change is its effect in {compare} minus its effect in {base}")
         else:
             effects = ()
         return cls(partner=code, agreement=agreement, entry=when, entry_source=source, base_year=base,

@@ -48,6 +48,15 @@ def agreement_estimates(est: pd.DataFrame, study: Study, year: int | None = None
     span = f"{study.base_year}->{study.compare_year}"
     rows = pd.concat([_rows(est, AGREEMENT, str(year)),
                       _rows(est, "agreement effect on the balance change", span)], ignore_index=True)
+    if study.has_agreement and study.base_year >= study.entry.year and year == study.compare_year:
+        # the base year is already treated: the agreement's part of the change is its effect in the
+        # compare year minus its effect in the base year (no interval: the two are not independent)
+        base = _rows(est, AGREEMENT, str(study.base_year)).set_index("estimator")["value"]
+        at_compare = rows[rows["quantity"] == AGREEMENT]
+        rows = at_compare[at_compare["estimator"].isin(base.index)].copy()
+        rows["value"] = rows["value"].to_numpy() - base.reindex(rows["estimator"]).to_numpy()
+        rows[["low", "high"]] = np.nan
+        rows["interval"] = "none"
     out = rows.rename(columns={"value": "estimate", "low": "ci_low", "high": "ci_high"})
     return out[["estimator", "estimate", "interval", "ci_low", "ci_high", "diagnostics", "diagnostics_detail",
                 "notebook"]].reset_index(drop=True)
@@ -245,10 +254,11 @@ def findings(attrib: pd.DataFrame, agreement: pd.DataFrame, lit: pd.DataFrame, e
     if RESIDUAL in attrib.index and len(attrib) > 2:
         out.append(f"What the macro drivers, the agreement (median) and autos beyond it leave unexplained is "
                    f"{attrib.loc[RESIDUAL, 'usd_bn']:+.1f} bn.")
-    if services:
+    if services and len(services.get("years", [])) >= 2 and np.isfinite(services.get("growth", np.nan)):
         out.append(f"US services exports to {partner} (published figures, {services['years'][0]}-{services['years'][-1]}) "
                    f"changed by {services['growth']:+.1%}: "
-                   + ("they stalled, as USTR said." if services["stalled"] else "they did not stall by a 5% criterion."))
+                   + ("they stalled (growth within 5% of zero)." if services["stalled"]
+                      else "they did not stall by a 5% criterion."))
     if skipped is not None and len(skipped):
         out.append(f"{len(skipped)} sections could not run on this partner's data and are listed with their reasons "
                    "(e.g. " + "; ".join(f"{r.section}: {r.reason}" for r in skipped.head(2).itertuples()) + ").")
