@@ -212,12 +212,17 @@ def build_comparison(report_dir: Path | None = None) -> Path:
         n = len(store.skipped())
         if n:
             skipped.append(f"<li>{html.escape(label)}: {n} sections skipped (listed in its report)</li>")
-    wide = pd.DataFrame(columns).round(2)
+    # one row per study, one column per part of the attribution (total first)
+    wide = pd.DataFrame(columns).T.round(2)
+    if len(wide):
+        order = [c for c in wide.columns if c.startswith("total")] + [c for c in wide.columns if not c.startswith("total")]
+        wide = wide[order]
+        wide.columns.name = None
     page = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>korus-research: studies compared</title>"
             f"<style>{_CSS}</style></head><body><h1>The change in the US goods balance, study by study (US$ bn)</h1>",
-            "<p>Each column comes from that study's own results store (notebook 06), between its own base and "
+            "<p>Each row comes from that study's own results store (notebook 06), between its own base and "
             "compare years; each study's report:</p><ul>", *links, "</ul>",
-            wide.reset_index(names="component").to_html(index=False, border=0, na_rep="") if len(wide) else
+            wide.reset_index(names="study").to_html(index=False, border=0, na_rep="") if len(wide) else
             "<p>No study has a synthesis yet.</p>",
             "<h2>Sections skipped</h2><ul>", *skipped, "</ul></body></html>"]
     report_dir.mkdir(parents=True, exist_ok=True)
