@@ -93,7 +93,7 @@ def test_findings_are_written_from_the_numbers():
     text = " ".join(sentences)
     assert "from -10.0 to -20.0" in text and "-10.0 bn" in text
     assert "60% of the change" in text and "US and KOR demand and the real exchange rate account for 40%" in text
-    assert "range from -4.0 to +2.0" in text and "5 of 6 point estimates" in text
+    assert "range from -4.0 to +2.0" in text and "5 of 6 point estimates" in text and "effect of the agreement on" in text
     assert "2 of the 5 with a 95% interval exclude zero" in text and "2 fail their own diagnostics (1 pass" in text
     assert "not jointly significant" in text and "did not stall" in text
     assert np.isfinite(table["usd_bn"]).all()
@@ -127,3 +127,12 @@ def test_synthesis_refuses_another_studys_results(tmp_path):
     other = Study.build("KOR", base_year=2013)
     with pytest.raises(ResultsError, match=f"{KOR.study_id}.*{other.study_id}|{other.study_id}.*{KOR.study_id}"):
         results.read_store(other, folder=folder).estimates(required=("01",))
+
+
+def test_a_share_of_a_tiny_change_is_not_quoted():
+    est = synthetic_estimates()
+    est.loc[est["quantity"] == "macro share of the balance change", ["value", "low", "high"]] = [-11.0, -12.8, -9.3]
+    table, agreement = synthesis.attribution(est, KOR)
+    text = " ".join(synthesis.findings(table, agreement, synthesis.literature(est, io.read_table("benchmarks"), KOR),
+                                       est, KOR))
+    assert "-1100%" not in text and "too small beside its parts" in text

@@ -23,6 +23,8 @@ TOTAL = "total change in the US balance (Census)"
 RESIDUAL = "residual (everything else, overlaps)"
 AGREEMENT_ROW = "agreement (median of the estimators)"
 ATTRIBUTION_COLUMNS = ["usd_bn", "interval", "low", "high", "notebook"]
+#: A share of the change beyond this (150%) means the change is small beside its parts; it is not quoted.
+MEANINGFUL_SHARE = 1.5
 
 
 def _rows(est: pd.DataFrame, quantity: str, period: str | None = None, estimator: str | None = None) -> pd.DataFrame:
@@ -206,12 +208,21 @@ def findings(attrib: pd.DataFrame, agreement: pd.DataFrame, lit: pd.DataFrame, e
     autos = _one(est, AUTOS_QUANTITY, span)
     share = _one(est, "autos share of the balance change", span)
     if autos is not None and share is not None:
-        out.append(f"Autos (HS 87) contributed {autos['value']:+.1f} bn, {share['value']:.0%} of the change on the "
-                   "Comtrade basis.")
+        out.append(f"Autos (HS 87) contributed {autos['value']:+.1f} bn"
+                   + (f", {share['value']:.0%} of the change on the Comtrade basis." if abs(share["value"]) <= MEANINGFUL_SHARE
+                      else " on the Comtrade basis (the total change is too small beside its parts for a share to mean much)."))
     macro = _one(est, "macro share of the balance change", span)
     macro_imports = _one(est, "macro share of the import side of the balance change", span)
     has_rer = _one(est, "balance change due to the real exchange rate", span) is not None
     price = " and the real exchange rate" if has_rer else ""
+    if macro is not None and abs(macro["value"]) > MEANINGFUL_SHARE:
+        macro = None  # the change is small beside its parts: the dollar parts are in the attribution table
+        out.append("The change is too small beside its parts for a macro share to mean much; the attribution table "
+                   "gives the parts in dollars.")
+    if macro_imports is not None and abs(macro_imports["value"]) > MEANINGFUL_SHARE:
+        macro_imports = None
+        out.append("The import side of the change is too small beside its parts for a macro share to mean much; the "
+                   "attribution table gives the parts in dollars.")
     if macro is not None:
         out.append(f"US and {partner} demand{price} account for {macro['value']:.0%} of the change "
                    f"(95% interval {macro['low']:.0%} to {macro['high']:.0%}) in the trade equations.")
@@ -226,7 +237,8 @@ def findings(attrib: pd.DataFrame, agreement: pd.DataFrame, lit: pd.DataFrame, e
         failed = int((agreement["diagnostics"] == "failed").sum())
         has_ci = agreement["interval"] == "95% CI"
         excl = int((has_ci & ((agreement["ci_low"] > 0) | (agreement["ci_high"] < 0))).sum())
-        out.append(f"The {n} estimates of the agreement's effect on the {compare} balance range from "
+        what = "the hypothetical agreement (a placebo date)" if study.hypothetical else "the agreement"
+        out.append(f"The {n} estimates of the effect of {what} on the {compare} balance range from "
                    f"{agreement['estimate'].min():+.1f} to {agreement['estimate'].max():+.1f} bn (median "
                    f"{agreement['estimate'].median():+.1f}); {neg} of {n} point estimates say the agreement widened "
                    f"the deficit, {excl} of the {int(has_ci.sum())} with a 95% interval exclude zero, and {failed} "
