@@ -14,10 +14,14 @@ endif
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 REPORTS := $(patsubst notebooks/%.ipynb,reports/%.ipynb,$(NOTEBOOKS))
-PACKAGE_SRC := $(shell find src/korus_research -name '*.py' -o -name '*.csv')
+# what the notebooks run (the report's and the benchmark's code do not rerun them)
+PACKAGE_SRC := $(filter-out %/report.py %/bench.py,$(shell find src/korus_research -name '*.py' -o -name '*.csv'))
 DATA_SRC := $(addprefix src/korus_research/,registry.py fetch.py)
 PREP_SRC := $(addprefix src/korus_research/,parsers.py prepare.py schemas.py partners.py io.py errors.py)
-RAW_MANIFEST := data/raw/MANIFEST.json
+# the fetch's stamp: newer than every raw file once they are verified; an edited raw file is newer
+# than it, so `make` fetches again (restoring the file) and rebuilds the tables
+RAW_STAMP := data/raw/.fetched
+RAW_FILES := $(shell find data/raw -type f ! -name 'MANIFEST.json' ! -name '.*' 2>/dev/null)
 TABLES := census_monthly census_annual enduse_imports comtrade_hs2 comtrade_vintage_overlap \
 	comtrade_chapter_matches fx_krw_usd_monthly fx_krw_usd_annual bis_eer_monthly fred_macro \
 	worldbank_indicators benchmarks gravity_dta gravity_wiod gravity_oecd cepii_dist
@@ -40,6 +44,8 @@ export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := all
+# a recipe that fails leaves no target behind
+.DELETE_ON_ERROR:
 .PHONY: all env data processed notebooks report study studies bench test test-unit test-notebooks lint lab \
 	refresh-notebooks clean clean-all help
 
@@ -62,14 +68,15 @@ $(INSTALLED): pyproject.toml constraints.txt
 	fi
 	@touch $@
 
-data: $(RAW_MANIFEST) ## copy (mirror) or download every raw file into data/raw, sha256-verified
+data: $(RAW_STAMP) ## copy (mirror) or download every raw file into data/raw, sha256-verified
 
-$(RAW_MANIFEST): $(DATA_SRC) | $(INSTALLED)
+$(RAW_STAMP): $(DATA_SRC) $(RAW_FILES) | $(INSTALLED)
 	$(KR) fetch
+	@touch $@
 
-processed: $(PROCESSED) ## build the validated parquet tables in data/processed
+processed: $(PROCESSED) ## build the validated parquet tables in data/processed (raw files verified first)
 
-$(PROCESSED) &: $(RAW_MANIFEST) $(PREP_SRC) | $(INSTALLED)
+$(PROCESSED) &: $(RAW_STAMP) $(PREP_SRC) | $(INSTALLED)
 	$(KR) prepare
 
 notebooks: $(REPORTS) ## execute every notebook of the default study with papermill into reports/ (JOBS at once)

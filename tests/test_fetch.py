@@ -130,3 +130,50 @@ def test_bad_download_leaves_cache_alone(tmp_path, entry, snap):
 def test_real_file_from_the_mirror(tmp_path, mirror):
     out = fetch.fetch("published/benchmarks.csv", raw_dir=tmp_path, mirror=mirror)
     assert fetch.sha256_of(out) == registry.get("published/benchmarks.csv").sha256
+
+
+def test_interrupted_fetch_is_repaired(tmp_path, entry):
+    entry()
+    raw = tmp_path / "raw"
+    (raw / "synthetic").mkdir(parents=True)
+    # as left by a kill between moving the file into place and recording it, plus leftovers
+    (raw / KEY).write_bytes(GOOD)
+    (raw / "synthetic" / ".test.csv-abc.part").write_bytes(GOOD[:5])
+    (raw / ".manifest-xyz.tmp").write_text("{")
+    fetch.fetch_all([KEY], raw_dir=raw, mirror=None, progress=False)
+    manifest = json.loads((raw / "MANIFEST.json").read_text())
+    assert manifest[KEY]["sha256"] == hashlib.sha256(GOOD).hexdigest()
+    assert not list(raw.rglob("*.part")) and not list(raw.rglob("*.tmp"))
+
+
+def test_a_fetch_that_changes_nothing_leaves_the_manifest_untouched(tmp_path, entry):
+    entry()
+    raw = tmp_path / "raw"
+    fetch.fetch(KEY, raw_dir=raw, mirror=_mirror(tmp_path, GOOD))
+    before = (raw / "MANIFEST.json").stat().st_mtime_ns, (raw / "MANIFEST.json").read_bytes()
+    fetch.fetch_all([KEY], raw_dir=raw, mirror=_mirror(tmp_path / "again", GOOD), progress=False)
+    assert ((raw / "MANIFEST.json").stat().st_mtime_ns, (raw / "MANIFEST.json").read_bytes()) == before
+
+
+def test_an_edited_raw_file_never_reaches_the_tables(tmp_path, mirror, snap):
+    from korus_research import prepare
+    from korus_research.errors import DataError
+
+    raw, out = tmp_path / "raw", tmp_path / "processed"
+    fetch.fetch("fred/GDP.csv", raw_dir=raw, mirror=mirror)
+    out.mkdir()
+    text = (raw / "fred/GDP.csv").read_text()
+    (raw / "fred/GDP.csv").write_text(text.replace(text.splitlines()[-1].split(",")[1], "99999.9", 1))  # SYNTHETIC edit
+    with pytest.raises(DataError, match=r"data/raw/fred/GDP.csv: field '(sha256|bytes)'.*`make data` restores it"):
+        prepare.prepare(["macro"], raw_dir=raw, out_dir=out, progress=False)
+    assert snap(out) == {}
+    fetch.fetch("fred/GDP.csv", raw_dir=raw, mirror=mirror)  # `make data` restores the registered bytes
+    assert fetch.sha256_of(raw / "fred/GDP.csv") == registry.get("fred/GDP.csv").sha256
+
+
+def test_relative_mirror_is_taken_from_the_project_root(monkeypatch, tmp_path):
+    from korus_research import config
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KORUS_DATA_MIRROR", "../shared/korus-data")
+    assert config.mirror_candidates() == [config.PROJECT_ROOT / "../shared/korus-data"]

@@ -66,11 +66,18 @@ def notebooks_dir() -> Path:
 def mirror_dir() -> Path | None:
     """The offline mirror folder, or ``None`` when there is none."""
     env = os.environ.get("KORUS_DATA_MIRROR")
-    path = Path(env) if env else PROJECT_ROOT.parent / "shared" / "korus-data"
+    path = _from_root(env) if env else PROJECT_ROOT.parent / "shared" / "korus-data"
     return path if path.is_dir() else None
+
+
+def _from_root(value: str) -> Path:
+    """A path from the environment: a relative one is taken from the project root, not from
+    the current directory (make and the notebooks' kernels run in different folders)."""
+    path = Path(value)
+    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def mirror_candidates() -> list[Path]:
     """Every folder looked at as a mirror (used in error messages)."""
     env = os.environ.get("KORUS_DATA_MIRROR")
-    return [Path(env)] if env else [PROJECT_ROOT.parent / "shared" / "korus-data"]
+    return [_from_root(env)] if env else [PROJECT_ROOT.parent / "shared" / "korus-data"]

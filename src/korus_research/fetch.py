@@ -4,7 +4,10 @@ Every file is verified against the sha256 of the registry before it enters
 ``data/raw/``; the copy or download goes to a temporary file in the same folder and
 is moved into place with :func:`os.replace` only once verified, so a failed, partial
 or wrong file never replaces one already cached. Each fetch is recorded in
-``data/raw/MANIFEST.json`` (source, sha256, bytes, time).
+``data/raw/MANIFEST.json`` (source, sha256, bytes, time) as soon as the file is in place; a
+good file that an interrupted fetch left unrecorded is verified and recorded on the next run,
+leftovers of an interrupted fetch are removed, and a fetch that changes nothing leaves the
+manifest untouched.
 """
 
 from __future__ import annotations
@@ -112,6 +115,9 @@ def fetch(
     dest = raw_dir / path
 
     if dest.exists() and _check(dest, source, str(dest)) is None:
+        recorded = read_manifest(raw_dir).get(path, {})
+        if recorded.get("sha256") != source.sha256:  # a good file left unrecorded by an interrupted fetch
+            _record(raw_dir, source, dest, recorded.get("source", "found in data/raw, verified"))
         return dest
 
     looked: list[str] = []
@@ -186,13 +192,29 @@ def fetch_all(
 ) -> list[Path]:
     """Fetch every registered file (or ``paths``), showing progress; see :func:`fetch`."""
     paths = list(paths or registry.SOURCES)
+    raw_dir = Path(kwargs.get("raw_dir") or config.data_raw())
+    clean_leftovers(raw_dir)
     if progress:
         from tqdm.auto import tqdm
 
         paths_iter = tqdm(paths, desc="fetch", unit="file")
     else:
         paths_iter = paths
-    fetched = [fetch(p, **kwargs) for p in paths_iter]
-    raw_dir = Path(kwargs.get("raw_dir") or config.data_raw())
-    _write_manifest(raw_dir, read_manifest(raw_dir))  # rewritten: its time stamps the fetch for make
-    return fetched
+    return [fetch(p, **kwargs) for p in paths_iter]
+
+
+def clean_leftovers(raw_dir: Path) -> list[Path]:
+    """Remove what an interrupted fetch leaves behind (``.part`` copies, temporary manifests,
+    download folders); returns what was removed."""
+    if not raw_dir.exists():
+        return []
+    removed = []
+    for pattern in (".*.part", ".manifest-*.tmp"):
+        for leftover in raw_dir.rglob(pattern):
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    for folder in raw_dir.rglob(".download-*"):
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed

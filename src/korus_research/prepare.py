@@ -37,6 +37,33 @@ BENCHMARKS = "published/benchmarks.csv"
 COMTRADE_SWITCH_YEAR = 2010
 
 
+def verify_raw(raw_dir: Path) -> None:
+    """Check every registered raw file present in ``raw_dir`` against the registry's size and
+    sha256.
+
+    Raises
+    ------
+    DataError
+        Naming the file (and what differs) when a raw file was edited, truncated or replaced
+        since it was fetched; ``make data`` restores it from the mirror or the source.
+    """
+    from . import registry
+    from .fetch import sha256_of
+
+    for path, source in registry.SOURCES.items():
+        full = raw_dir / path
+        if not full.exists():
+            continue
+        size, expected = full.stat().st_size, registry.SIZES.get(path)
+        if expected is not None and size != expected:
+            raise DataError(f"data/raw/{path}", "bytes", f"{size:,} bytes, the registry expects {expected:,}: the file "
+                            "changed since it was fetched; `make data` restores it")
+        digest = sha256_of(full)
+        if digest != source.sha256:
+            raise DataError(f"data/raw/{path}", "sha256", f"{digest[:12]}..., the registry expects "
+                            f"{source.sha256[:12]}...: the file changed since it was fetched; `make data` restores it")
+
+
 def _raw(path: str, raw_dir: Path) -> Path:
     full = raw_dir / path
     if not full.exists():
@@ -171,13 +198,16 @@ def prepare(
     out_dir: Path | None = None,
     progress: bool = True,
 ) -> None:
-    """Run the builders (all by default), showing progress."""
+    """Run the builders (all by default), showing progress. Every raw file is verified
+    against the registry (size and sha256) first, so an edited raw file never reaches a
+    processed table."""
     raw_dir = Path(raw_dir or config.data_raw())
     out_dir = Path(out_dir or config.data_processed())
     steps = list(steps or BUILDERS)
     unknown = sorted(set(steps) - set(BUILDERS))
     if unknown:
         raise KeyError(f"unknown prepare step(s) {unknown}; known: {list(BUILDERS)}")
+    verify_raw(raw_dir)
     iterator = steps
     if progress:
         from tqdm.auto import tqdm

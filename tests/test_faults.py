@@ -1,0 +1,65 @@
+"""Fault injection: a notebook run killed part-way (SIGINT as Ctrl-C, SIGKILL as the
+out-of-memory killer) leaves no executed notebook in place and no finished run record, and the
+next run publishes a complete one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from korus_research import config
+
+pytestmark = pytest.mark.mirror
+
+
+def _env(tmp_path):
+    processed = tmp_path / "processed"
+    processed.mkdir(exist_ok=True)
+    for table in config.data_processed().glob("*.parquet"):
+        if not (processed / table.name).exists():
+            (processed / table.name).symlink_to(table)
+    env = {**os.environ, "KORUS_DATA_PROCESSED": str(processed), "KORUS_REPORTS": str(tmp_path / "reports"),
+           "MPLBACKEND": "Agg"}
+    env.pop("KORUS_STUDY_SCOPE", None)
+    return env
+
+
+def _run(out, env, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "korus_research", "run", "01_balance_overview", "-o", str(out),
+                             "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, **kwargs)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_killed_notebook_run_publishes_nothing(tmp_path, sig):
+    if not (config.data_processed() / "census_annual.parquet").exists():
+        pytest.skip("processed tables not built")
+    env, out = _env(tmp_path), tmp_path / "reports"
+    proc = _run(out, env)
+    running = out / ".01_balance_overview.running.ipynb"
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until the kernel has started executing cells
+        if running.exists() and '"execution_count": 2' in running.read_text(errors="ignore"):
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the run never started executing cells")
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert not (out / "01_balance_overview.ipynb").exists()
+    records = list((tmp_path / "processed" / "results").glob("*/runs/01.json"))
+    assert all("finished" not in json.loads(r.read_text()) for r in records)
+    # the next run publishes a complete notebook and a finished record
+    again = _run(out, env)
+    assert again.wait(timeout=300) == 0, again.stderr.read().decode()[-1500:]
+    assert (out / "01_balance_overview.ipynb").exists() and not running.exists()
+    records = list((tmp_path / "processed" / "results").glob("*/runs/01.json"))
+    assert records and all(json.loads(r.read_text()).get("finished") for r in records)
