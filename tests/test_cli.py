@@ -52,3 +52,10 @@ def test_failed_notebook_run_is_one_line_and_publishes_nothing(tmp_path, capsys)
     assert not (tmp_path / "01_balance_overview.ipynb").exists()
     assert (tmp_path / "01_balance_overview.failed.ipynb").exists()
     assert not list(tmp_path.glob(".*.running.ipynb"))
+
+
+def test_unknown_notebook_parameter_is_refused(tmp_path, capsys):
+    assert cli.main(["run", "02_decomposition", "-p", "entry_date", "2012-03-15", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "parameter entry_date='2012-03-15' is not valid: not a parameter of notebook 02_decomposition" in err
+    assert "data_basis" in err and not list(tmp_path.iterdir())

@@ -80,3 +80,14 @@ def test_processed_tables_pass_their_schemas():
 
     for name in TABLES:
         assert len(io.read_table(name)) > 0, name
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        path = io.write_table("census_annual", _annual(), tmp_path)
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)

@@ -65,3 +65,37 @@ def test_published_services_and_the_stall_claim():
     assert exports[2013] == 20.9 and exports[2016] == 21.6
     verdict = services.stalled(exports, 2013, 2016)
     assert verdict["years"] == [2013, 2015, 2016] and verdict["stalled"] is True
+
+
+def _keyless(text: str) -> bool:
+    import urllib.parse
+
+    low = text.lower()
+    return all(form.lower() not in low for form in (KEY, urllib.parse.quote(KEY, safe="")))
+
+
+@pytest.mark.parametrize("case", ["scheme-less url", "refused", "not json", "echo in other case", "api error"])
+def test_every_error_path_scrubs_the_key(tmp_path, monkeypatch, capsys, case):
+    monkeypatch.setenv(services.KEY_VARIABLE, KEY)
+    echo = {"BEAAPI": {"Results": {"Error": {"APIErrorDescription": f"bad UserID {KEY.lower()}"}}}}
+    replies = {"not json": lambda q: b"<html>SYNTHETIC not json " + KEY.encode() + b"</html>",
+               "echo in other case": lambda q: json.dumps(recorded_response(q["UserID"][0].lower())).encode(),
+               "api error": lambda q: json.dumps(echo).encode()}
+    raised = None
+    try:
+        if case == "scheme-less url":
+            services.fetch_services("Korea, South", raw_dir=tmp_path, url="apps.bea.gov/api/data")
+        elif case == "refused":
+            services.fetch_services("Korea, South", raw_dir=tmp_path, url="http://127.0.0.1:9/api/data", timeout=5)
+        else:
+            with ReplayServer(replies[case], "/api/data") as server:
+                services.fetch_services("Korea, South", raw_dir=tmp_path, url=server.url)
+    except services.ServicesError as err:
+        raised = str(err)
+    if case != "echo in other case":
+        assert raised is not None and _keyless(raised)
+    out = capsys.readouterr()
+    assert _keyless(out.out + out.err)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert _keyless(path.read_text(errors="ignore")), path

@@ -56,6 +56,11 @@ def run_notebook(name: str, parameters: dict, output_dir: Path | None = None,
     if not source.exists():
         known = sorted(p.stem for p in config.notebooks_dir().glob("*.ipynb"))
         raise ParameterError("notebook", stem, known)
+    declared = pm.inspect_notebook(str(source))
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ParameterError(unknown[0], parameters[unknown[0]], sorted(declared),
+                             f"not a parameter of notebook {stem}")
     output_dir = Path(output_dir or config.reports_dir())
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / f"{stem}.ipynb"

@@ -11,6 +11,15 @@ import os
 from pathlib import Path
 
 
+def publish(tmp: str | Path, dest: str | Path) -> None:
+    """Move a finished temporary file into place atomically, with the permissions of a file
+    created normally (``tempfile.mkstemp`` makes them 0600; the user's umask decides here)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, dest)
+
+
 def _find_root() -> Path:
     env = os.environ.get("KORUS_ROOT")
     if env:

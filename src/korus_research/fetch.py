@@ -12,6 +12,8 @@ manifest untouched.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -78,7 +80,7 @@ def _write_manifest(raw_dir: Path, manifest: dict) -> None:
     with os.fdopen(fd, "w") as fh:
         json.dump(manifest, fh, indent=2, sort_keys=True)
         fh.write("\n")
-    os.replace(tmp, raw_dir / MANIFEST_NAME)
+    config.publish(tmp, raw_dir / MANIFEST_NAME)
 
 
 def fetch(
@@ -142,7 +144,7 @@ def fetch(
             if problem:
                 looked.append(problem)
                 continue
-            os.replace(tmp_path, dest)
+            config.publish(tmp_path, dest)
             _record(raw_dir, source, dest, "mirror")
             return dest
         finally:
@@ -157,7 +159,7 @@ def fetch(
                 f"{source.download_url}: download produced no file"
             )
             if problem is None:
-                os.replace(tmp_path, dest)
+                config.publish(tmp_path, dest)
                 _record(raw_dir, source, dest, source.download_url)
                 return dest
             looked.append(problem)
@@ -174,17 +176,30 @@ def fetch(
     )
 
 
+@contextlib.contextmanager
+def manifest_lock(raw_dir: Path):
+    """Hold the lock of ``data/raw/MANIFEST.json`` (concurrent fetches and the BEA client)."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    with open(raw_dir / ".manifest.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _record(raw_dir: Path, source: registry.Source, dest: Path, origin: str) -> None:
-    manifest = read_manifest(raw_dir)
-    manifest[source.path] = {
-        "source": origin,
-        "sha256": source.sha256,
-        "bytes": dest.stat().st_size,
-        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "official_url": source.url,
-        "vintage": source.vintage,
-    }
-    _write_manifest(raw_dir, manifest)
+    with manifest_lock(raw_dir):
+        manifest = read_manifest(raw_dir)
+        manifest[source.path] = {
+            "source": origin,
+            "sha256": source.sha256,
+            "bytes": dest.stat().st_size,
+            "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "official_url": source.url,
+            "vintage": source.vintage,
+        }
+        _write_manifest(raw_dir, manifest)
 
 
 def fetch_all(

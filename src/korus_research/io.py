@@ -71,7 +71,7 @@ def write_table(name: str, frame: pd.DataFrame, folder: Path | None = None) -> P
     os.close(fd)
     try:
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        config.publish(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path

@@ -162,7 +162,7 @@ def _write_json(path: Path, payload: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         fh.write(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    config.publish(tmp, path)
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
@@ -171,7 +171,7 @@ def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
     os.close(fd)
     try:
         frame.to_parquet(tmp)
-        os.replace(tmp, path)
+        config.publish(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
 

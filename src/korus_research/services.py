@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import config
 from .errors import KorusError
-from .fetch import _write_manifest, read_manifest
+from .fetch import _write_manifest, manifest_lock, read_manifest
 
 BEA_URL = "https://apps.bea.gov/api/data"
 KEY_VARIABLE = "BEA_API_KEY"
@@ -44,12 +44,19 @@ def _cache_path(area: str, raw_dir: Path) -> Path:
     return raw_dir / "bea" / f"IntlServTrade_{slug}.json"
 
 
+def scrub(text: str, key: str) -> str:
+    """``text`` with every form of ``key`` removed: any letter case, URL-encoded or not."""
+    if not key:
+        return text
+    forms = {key, urllib.parse.quote(key, safe=""), urllib.parse.quote_plus(key)}
+    for form in sorted(forms, key=len, reverse=True):
+        text = re.sub(re.escape(form), "REMOVED", text, flags=re.IGNORECASE)
+    return text
+
+
 def _strip_key(payload: dict, key: str) -> dict:
-    """Remove every trace of the key from a BEA response (it echoes the request)."""
-    text = json.dumps(payload)
-    if key:
-        text = text.replace(key, "REMOVED")
-    clean = json.loads(text)
+    """Remove every trace of the key from a BEA response (it echoes the request), in any case."""
+    clean = json.loads(scrub(json.dumps(payload), key))
     request = clean.get("BEAAPI", {}).get("Request", {})
     params = request.get("RequestParam", [])
     request["RequestParam"] = [p for p in params if str(p.get("ParameterName", "")).upper() != "USERID"]
@@ -84,29 +91,30 @@ def fetch_services(area: str = "Korea, South", raw_dir: Path | None = None, url:
     try:
         with urllib.request.urlopen(f"{base}?{urllib.parse.urlencode(params)}", timeout=timeout) as resp:
             payload = json.loads(resp.read().decode("utf-8"))
-    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+    except Exception as exc:  # any failure (a bad URL, the network, a non-JSON answer): never show the key
         raise ServicesError(f"BEA API request for {area!r} failed: {type(exc).__name__}: "
-                            f"{str(exc).replace(key, 'REMOVED')[:300]}") from None
+                            f"{scrub(str(exc), key)[:300]}") from None
     payload = _strip_key(payload, key)
     error = payload.get("BEAAPI", {}).get("Error") or payload.get("BEAAPI", {}).get("Results", {}).get("Error")
     if error:
-        raise ServicesError(f"BEA API error for {area!r}: {json.dumps(error)[:400]}")
+        raise ServicesError(f"BEA API error for {area!r}: {scrub(json.dumps(error), key)[:400]}")
     if not payload.get("BEAAPI", {}).get("Results", {}).get("Data"):
         raise ServicesError(f"BEA API returned no data for {area!r}")
     cache.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".bea-", suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         json.dump(payload, fh)
-    os.replace(tmp, cache)
-    manifest = read_manifest(raw_dir)
+    config.publish(tmp, cache)
     data = cache.read_bytes()
-    manifest[str(cache.relative_to(raw_dir))] = {
-        "source": f"{base} (IntlServTrade, AreaOrCountry={area}; key removed)",
-        "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "official_url": BEA_URL, "vintage": "as downloaded",
-    }
-    _write_manifest(raw_dir, manifest)
+    with manifest_lock(raw_dir):
+        manifest = read_manifest(raw_dir)
+        manifest[str(cache.relative_to(raw_dir))] = {
+            "source": f"{base} (IntlServTrade, AreaOrCountry={area}; key removed)",
+            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+            "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "official_url": BEA_URL, "vintage": "as downloaded",
+        }
+        _write_manifest(raw_dir, manifest)
     return payload
 
 
