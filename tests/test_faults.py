@@ -63,3 +63,28 @@ def test_killed_notebook_run_publishes_nothing(tmp_path, sig):
     assert (out / "01_balance_overview.ipynb").exists() and not running.exists()
     records = list((tmp_path / "processed" / "results").glob("*/runs/01.json"))
     assert records and all(json.loads(r.read_text()).get("finished") for r in records)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_killed_fetch_is_repaired_by_the_next_fetch(tmp_path, sig):
+    from korus_research import fetch, registry
+
+    if config.mirror_dir() is None:
+        pytest.skip("no offline mirror")
+    raw = tmp_path / "raw"
+    env = {**os.environ, "KORUS_DATA_RAW": str(raw)}
+    for delay in (0.8, 1.1, 1.4, 1.7):  # python starts in about 0.7 s, then files are copied one by one
+        proc = subprocess.Popen([sys.executable, "-m", "korus_research", "fetch", "--quiet"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=60)
+    done = subprocess.run([sys.executable, "-m", "korus_research", "fetch", "--quiet"], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-1000:]
+    manifest = fetch.read_manifest(raw)
+    assert set(registry.SOURCES) <= set(manifest)
+    for path, source in registry.SOURCES.items():
+        assert manifest[path]["sha256"] == source.sha256 == fetch.sha256_of(raw / path), path
+    assert not [p for p in raw.rglob(".*") if p.name not in (".manifest.lock",)]
