@@ -91,3 +91,12 @@ def test_written_files_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_extra_column_and_duplicates_are_named(tmp_path):
+    with pytest.raises(DataError, match=r"field 'extra': schema census_annual: unexpected column\(s\) \['extra'\]"):
+        io.validate("census_annual", _annual().assign(extra=1))
+    twice = _annual()
+    twice.index = [10, 11]  # SYNTHETIC: labels that are not positions, then a duplicated row
+    with pytest.raises(DataError, match=r"field 'vintage\+cty_code\+year'.*duplicat|uniqueness.*rows: 0, 2"):
+        io.validate("census_annual", pd.concat([twice, twice.iloc[[0]]]))

@@ -236,3 +236,13 @@ def test_dta_panel_and_cepii(mirror):
     assert sorted(korus["year"].unique()) == [2012, 2016]
     dist = parsers.parse_cepii_dist(mirror / "gravity/dist_cepii.zip")
     assert len(dist) == 224 * 224
+
+
+def test_census_year_total_that_disagrees_with_its_months(mirror, tmp_path):
+    def edit(f):
+        f.loc[f.index[7], "IYR"] = f.loc[f.index[7], "IYR"] * 1000  # SYNTHETIC: a mis-scaled annual total
+        return f
+    path = _edited_census(mirror, tmp_path, edit)
+    with pytest.raises(DataError, match=r"country_edited.xlsx: field 'IYR': the year's total differs from the sum "
+                                        r"of its months.*rows: 9$"):
+        parsers.parse_census_country(path)

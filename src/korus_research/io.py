@@ -36,6 +36,8 @@ def validate(name: str, frame: pd.DataFrame, file: str | None = None) -> pd.Data
     if name not in TABLES:
         raise KeyError(f"unknown table {name!r}; known: {sorted(TABLES)}")
     schema = TABLES[name]
+    if not frame.index.is_unique or not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index(drop=True)  # rows are reported by position
     try:
         return schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
@@ -48,6 +50,9 @@ def validate(name: str, frame: pd.DataFrame, file: str | None = None) -> pd.Data
         if check == "column_in_dataframe":
             missing = cases.loc[cases["check"] == check, "failure_case"].astype(str).tolist()
             raise DataError(file or name, missing[0], f"schema {name}: missing column(s) {missing}") from None
+        if check == "column_in_schema":
+            extra = cases.loc[cases["check"] == check, "failure_case"].astype(str).tolist()
+            raise DataError(file or name, extra[0], f"schema {name}: unexpected column(s) {extra}") from None
         if check == "multiple_fields_uniqueness":
             field = "+".join(schema.unique or [])
             sub = cases[cases["check"] == check]

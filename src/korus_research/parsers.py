@@ -21,6 +21,11 @@ MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", 
 CENSUS_WORLD_NSA = 15  # "World, Not Seasonally Adjusted"
 
 
+
+#: Tolerance of the check that a year's total equals the sum of its months (Census, $ million).
+MONTHS_TOLERANCE_USD_MN = 0.5
+MONTHS_TOLERANCE_SHARE = 0.001
+
 def _require(df: pd.DataFrame, columns: list[str], file: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -87,6 +92,16 @@ def parse_census_country(path: Path | str, file: str | None = None) -> tuple[pd.
         if bad.any():
             raise DataError(file, col, "missing or negative trade value", [i + 2 for i in raw.index[bad]])
         raw[col] = values.astype(float)
+
+    for total, months in (("IYR", imp), ("EYR", exp)):
+        # the year's total is the sum of its months (exactly, in the published files); a gap beyond
+        # rounding means a corrupted or mis-scaled cell
+        gap = (raw[months].sum(axis=1) - raw[total]).abs()
+        bad = gap > np.maximum(MONTHS_TOLERANCE_USD_MN, MONTHS_TOLERANCE_SHARE * raw[total].abs())
+        if bad.any():
+            raise DataError(file, total, f"the year's total differs from the sum of its months by more than "
+                            f"{MONTHS_TOLERANCE_USD_MN} $ million or {MONTHS_TOLERANCE_SHARE:.1%}",
+                            [i + 2 for i in raw.index[bad]])
 
     last_year = int(raw["year"].max())
     world = raw[raw["CTY_CODE"] == CENSUS_WORLD_NSA]
