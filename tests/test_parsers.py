@@ -246,3 +246,43 @@ def test_census_year_total_that_disagrees_with_its_months(mirror, tmp_path):
     with pytest.raises(DataError, match=r"country_edited.xlsx: field 'IYR': the year's total differs from the sum "
                                         r"of its months.*rows: 9$"):
         parsers.parse_census_country(path)
+
+
+@pytest.mark.parametrize("content, what", [
+    (b"SYNTHETIC: not a workbook at all", "sheet country"),
+    (None, "sheet country"),  # a real workbook truncated to half its bytes
+    ("other-sheet", "sheet country"),
+])
+def test_unreadable_workbooks_are_one_error_naming_the_file(mirror, tmp_path, snap, content, what):
+    path = tmp_path / "census" / "country.xlsx"
+    path.parent.mkdir()
+    if content is None:
+        data = (mirror / "census/country.xlsx").read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif content == "other-sheet":
+        pd.DataFrame({"a": [1]}).to_excel(path, sheet_name="not_country", index=False)  # SYNTHETIC
+    else:
+        path.write_bytes(content)
+    before = snap(tmp_path)
+    with pytest.raises(DataError, match=rf"census/country.xlsx: field '{what}': cannot be read: \w+"):
+        parsers.parse_census_country(path, file="census/country.xlsx")
+    assert snap(tmp_path) == before
+
+
+def test_unreadable_mirror_file_is_reported_not_raised(tmp_path, monkeypatch):
+    import os
+
+    from korus_research import fetch
+
+    if os.geteuid() == 0:
+        # root reads any file: simulate the OS refusing the read instead
+        def refuse(src, dst, *a, **k):
+            raise PermissionError(13, "Permission denied", str(src))
+        monkeypatch.setattr(fetch.shutil, "copyfile", refuse)
+    mirror = tmp_path / "mirror"
+    (mirror / "published").mkdir(parents=True)
+    (mirror / "published/benchmarks.csv").write_text("SYNTHETIC")
+    (mirror / "published/benchmarks.csv").chmod(0)
+    with pytest.raises(fetch.FetchError, match=r"benchmarks.csv: unreadable \(PermissionError: Permission denied\)"):
+        fetch.fetch("published/benchmarks.csv", raw_dir=tmp_path / "raw", mirror=mirror)
+    assert not (tmp_path / "raw" / "published" / "benchmarks.csv").exists()

@@ -139,7 +139,11 @@ def fetch(
         os.close(fd)
         tmp_path = Path(tmp)
         try:
-            shutil.copyfile(src, tmp_path)
+            try:
+                shutil.copyfile(src, tmp_path)
+            except OSError as exc:  # unreadable (permissions, an I/O error): look elsewhere
+                looked.append(f"{src}: unreadable ({type(exc).__name__}: {exc.strerror or exc})")
+                continue
             problem = _check(tmp_path, source, str(src))
             if problem:
                 looked.append(problem)

@@ -75,7 +75,7 @@ def parse_census_country(path: Path | str, file: str | None = None) -> tuple[pd.
     partners where that row is absent) is non-zero.
     """
     file = file or str(path)
-    raw = pd.read_excel(path, sheet_name="country")
+    raw = _read(file or path, "sheet country", pd.read_excel, path, sheet_name="country")
     imp = [f"I{m}" for m in MONTHS]
     exp = [f"E{m}" for m in MONTHS]
     _require(raw, ["year", "CTY_CODE", "CTYNAME", *imp, "IYR", *exp, "EYR"], file)
@@ -147,7 +147,7 @@ def parse_enduse_imports(path: Path | str, file: str | None = None) -> pd.DataFr
     5-digit code as text (the workbook drops leading zeros: 10 is ``00010``).
     """
     file = file or str(path)
-    raw = pd.read_excel(path, sheet_name="EnduseImp")
+    raw = _read(file or path, "sheet EnduseImp", pd.read_excel, path, sheet_name="EnduseImp")
     _require(raw, ["CTY_CODE", "CTY_DESC", "END_USE", "COMM_DESC"], file)
     value_cols = [c for c in raw.columns if re.fullmatch(r"value_\d\d", str(c))]
     if not value_cols:
@@ -183,6 +183,16 @@ def _norm(text: str) -> str:
 
 def _tokens(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"[a-z0-9]+", str(text).lower()))
+
+
+def _read(file, what: str, reader, *args, **kwargs) -> pd.DataFrame:
+    """Call a pandas reader; a file that cannot be read (not a workbook, truncated, a missing
+    sheet, unreadable) becomes one :class:`DataError` naming the file and what was read."""
+    try:
+        return reader(*args, **kwargs)
+    except Exception as exc:  # openpyxl, xlrd, zipfile and the csv parser raise many types
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise DataError(str(file), what, f"cannot be read: {type(exc).__name__}: {first}") from None
 
 
 def _read_rdata(path: Path | str, file: str, obj: str) -> pd.DataFrame:
@@ -340,7 +350,7 @@ def parse_fred(path: Path | str, file: str | None = None) -> pd.DataFrame:
     and is dropped.
     """
     file = file or str(path)
-    raw = pd.read_csv(path, na_values=["."])
+    raw = _read(file or path, "(file)", pd.read_csv, path, na_values=["."])
     date_col = next((c for c in raw.columns if c in ("DATE", "observation_date")), None)
     if date_col is None or raw.shape[1] != 2:
         raise DataError(file, "DATE", f"expected a date column and one series column; found {list(raw.columns)}")
@@ -364,7 +374,7 @@ def parse_bis_eer(path: Path | str, file: str | None = None) -> pd.DataFrame:
     frames = []
     for sheet, kind in [("Real", "real"), ("Nominal", "nominal")]:
         try:
-            raw = pd.read_excel(path, sheet_name=sheet, header=None)
+            raw = _read(file or path, f"sheet {sheet}", pd.read_excel, path, sheet_name=sheet, header=None)
         except ValueError as exc:
             raise DataError(file, sheet, f"sheet missing: {exc}") from exc
         header_row = raw.index[raw[0].astype(str).str.startswith("EER for")]
@@ -420,7 +430,7 @@ def parse_worldbank(path: Path | str, file: str | None = None,
     skip = next((i for i, line in enumerate(head) if line.startswith(('"Country Name"', "Country Name"))), None)
     if skip is None:
         raise DataError(file, "Country Name", "no header row starting with 'Country Name' in the first 5 lines")
-    raw = pd.read_csv(path, skiprows=skip, encoding="utf-8-sig")
+    raw = _read(file or path, "(file)", pd.read_csv, path, skiprows=skip, encoding="utf-8-sig")
     raw = raw.loc[:, ~raw.columns.astype(str).str.startswith("Unnamed")]
     _require(raw, ["Country Code", "Indicator Name", "Indicator Code"], file)
     absent = sorted(set(indicators) - set(raw["Indicator Code"]))
@@ -440,7 +450,7 @@ def parse_worldbank(path: Path | str, file: str | None = None,
 def parse_benchmarks(path: Path | str, file: str | None = None) -> pd.DataFrame:
     """Parse ``published/benchmarks.csv`` (figures published by USTR, USITC, CRS, KIEP, papers)."""
     file = file or str(path)
-    raw = pd.read_csv(path)
+    raw = _read(file or path, "(file)", pd.read_csv, path)
     _require(raw, ["id", "quantity", "value_low", "value_high", "unit", "period", "source", "note"], file)
     _no_duplicates(raw, ["id"], file)
     bad = raw["value_low"] > raw["value_high"]
