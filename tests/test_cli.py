@@ -59,3 +59,28 @@ def test_unknown_notebook_parameter_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "parameter entry_date='2012-03-15' is not valid: not a parameter of notebook 02_decomposition" in err
     assert "data_basis" in err and not list(tmp_path.iterdir())
+
+
+def test_partner_codes_never_become_paths(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("KORUS_REPORTS", str(tmp_path / "reports"))
+    assert cli.main(["study", "--partner", "../x"]) == 2
+    assert "parameter partner='../x'" in capsys.readouterr().err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_prepare_on_an_edited_raw_file_is_one_line_and_keeps_the_tables(tmp_path, mirror, monkeypatch, capsys, snap):
+    from korus_research import fetch
+
+    raw, out = tmp_path / "raw", tmp_path / "processed"
+    out.mkdir()
+    (out / "kept.parquet").write_bytes(b"SYNTHETIC stored table")
+    fetch.fetch("published/benchmarks.csv", raw_dir=raw, mirror=mirror)
+    with open(raw / "published/benchmarks.csv", "a") as fh:
+        fh.write("extra,row\n")  # SYNTHETIC edit after the fetch
+    monkeypatch.setenv("KORUS_DATA_RAW", str(raw))
+    monkeypatch.setenv("KORUS_DATA_PROCESSED", str(out))
+    before = snap(out)
+    assert cli.main(["prepare", "benchmarks", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: data/raw/published/benchmarks.csv: field 'bytes'")
+    assert snap(out) == before

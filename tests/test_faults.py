@@ -63,6 +63,16 @@ def test_killed_notebook_run_publishes_nothing(tmp_path, sig):
     assert (out / "01_balance_overview.ipynb").exists() and not running.exists()
     records = list((tmp_path / "processed" / "results").glob("*/runs/01.json"))
     assert records and all(json.loads(r.read_text()).get("finished") for r in records)
+    # and it is the notebook an uninterrupted run makes (text outputs cell by cell)
+    clean = tmp_path / "uninterrupted"
+    assert _run(clean, env).wait(timeout=300) == 0
+    assert _text_outputs(out / "01_balance_overview.ipynb") == _text_outputs(clean / "01_balance_overview.ipynb")
+
+
+def _text_outputs(path) -> list[str]:
+    nb = json.loads(path.read_text())
+    return ["".join(o.get("text", "")) or "".join(o.get("data", {}).get("text/plain", ""))
+            for c in nb["cells"] for o in c.get("outputs", [])]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])

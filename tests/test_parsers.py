@@ -286,3 +286,24 @@ def test_unreadable_mirror_file_is_reported_not_raised(tmp_path, monkeypatch):
     with pytest.raises(fetch.FetchError, match=r"benchmarks.csv: unreadable \(PermissionError: Permission denied\)"):
         fetch.fetch("published/benchmarks.csv", raw_dir=tmp_path / "raw", mirror=mirror)
     assert not (tmp_path / "raw" / "published" / "benchmarks.csv").exists()
+
+
+def test_duplicates_are_reported_with_their_own_rows():
+    frame = pd.DataFrame({"k": ["A", "A", "B", "B", "C"], "v": range(5)})  # SYNTHETIC
+    with pytest.raises(DataError) as err:
+        parsers._no_duplicates(frame, ["k"], "f.csv")
+    assert err.value.rows == ["2 (A)", "3 (A)", "4 (B)", "5 (B)"]
+
+
+def test_r_data_with_row_names_and_of_the_wrong_shape(tmp_path, monkeypatch):
+    import pyreadr
+
+    framed = pd.DataFrame({"Year": [2011, 2011], "x": [1.0, 1.0]}, index=["r1", "r2"])  # SYNTHETIC, row names
+    monkeypatch.setattr(pyreadr, "read_r", lambda path: {"df1": framed})
+    out = parsers._read_rdata(tmp_path / "x.RData", "x.RData", "df1")
+    assert list(out.index) == [0, 1]
+    with pytest.raises(DataError, match="duplicated key; rows: 2 \\(2011\\), 3 \\(2011\\)"):
+        parsers._no_duplicates(out, ["Year"], "x.RData")
+    monkeypatch.setattr(pyreadr, "read_r", lambda path: {"df1": pd.DataFrame()})
+    with pytest.raises(DataError, match="x.RData: field 'df1': R object is not a data frame with rows"):
+        parsers._read_rdata(tmp_path / "x.RData", "x.RData", "df1")

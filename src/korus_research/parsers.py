@@ -36,13 +36,13 @@ def _require(df: pd.DataFrame, columns: list[str], file: str) -> None:
 
 
 def _no_duplicates(df: pd.DataFrame, keys: list[str], file: str) -> None:
-    dup = df.duplicated(keys, keep=False)
+    dup = df.duplicated(keys, keep=False).to_numpy()
     if dup.any():
-        shown = df.loc[dup, keys].drop_duplicates().astype(str).agg("/".join, axis=1)
-        raise DataError(
-            file, "+".join(keys), "duplicated key",
-            [f"{i + 2} ({k})" for i, k in zip(df.index[dup][: len(shown)], shown, strict=False)],
-        )
+        # every duplicated row with its own key, by position (file row = position + 2 under a header)
+        positions = np.flatnonzero(dup)
+        keys_of = df.iloc[positions][keys].astype(str).agg("/".join, axis=1).to_numpy()
+        raise DataError(file, "+".join(keys), "duplicated key",
+                        [f"{p + 2} ({k})" for p, k in zip(positions, keys_of, strict=True)])
 
 
 # ---------------------------------------------------------------- Census ---------------
@@ -204,7 +204,10 @@ def _read_rdata(path: Path | str, file: str, obj: str) -> pd.DataFrame:
         raise DataError(file, obj, f"cannot read R data: {exc}") from exc
     if obj not in result:
         raise DataError(file, obj, f"R object not found; objects: {list(result)}")
-    return result[obj]
+    frame = result[obj]
+    if not isinstance(frame, pd.DataFrame) or frame.empty:
+        raise DataError(file, obj, f"R object is not a data frame with rows (got {type(frame).__name__})")
+    return frame.reset_index(drop=True)  # R row names are not keys: rows are reported by position
 
 
 def parse_comtrade_2010_2019(path: Path | str, file: str | None = None) -> pd.DataFrame:
