@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlparse
 
 
 class ReplayServer:
-    """Serve ``body_for(query) -> bytes`` on 127.0.0.1; ``seen`` keeps the parsed queries."""
+    """Serve ``body_for(query) -> bytes`` (or ``(status, bytes)``) on 127.0.0.1; ``seen`` keeps
+    the parsed queries."""
 
     def __init__(self, body_for: Callable[[dict], bytes], path: str = "/data"):
         seen = self.seen = []
@@ -20,7 +21,10 @@ class ReplayServer:
                 query = parse_qs(urlparse(self.path).query)
                 seen.append(query)
                 body = body_for(query)
-                self.send_response(200)
+                status = 200
+                if isinstance(body, tuple):  # (status, body)
+                    status, body = body
+                self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -74,13 +74,23 @@ def _keyless(text: str) -> bool:
     return all(form.lower() not in low for form in (KEY, urllib.parse.quote(KEY, safe="")))
 
 
-@pytest.mark.parametrize("case", ["scheme-less url", "refused", "not json", "echo in other case", "api error"])
+def _slow(q):
+    import time
+
+    time.sleep(1.5)
+    return b"{}"
+
+
+@pytest.mark.parametrize("case", ["scheme-less url", "refused", "not json", "echo in other case", "api error",
+                                  "http 500", "timeout"])
 def test_every_error_path_scrubs_the_key(tmp_path, monkeypatch, capsys, case):
     monkeypatch.setenv(services.KEY_VARIABLE, KEY)
     echo = {"BEAAPI": {"Results": {"Error": {"APIErrorDescription": f"bad UserID {KEY.lower()}"}}}}
     replies = {"not json": lambda q: b"<html>SYNTHETIC not json " + KEY.encode() + b"</html>",
                "echo in other case": lambda q: json.dumps(recorded_response(q["UserID"][0].lower())).encode(),
-               "api error": lambda q: json.dumps(echo).encode()}
+               "api error": lambda q: json.dumps(echo).encode(),
+               "http 500": lambda q: (500, f"SYNTHETIC server error for UserID={q['UserID'][0]}".encode()),
+               "timeout": _slow}
     raised = None
     try:
         if case == "scheme-less url":
@@ -89,7 +99,8 @@ def test_every_error_path_scrubs_the_key(tmp_path, monkeypatch, capsys, case):
             services.fetch_services("Korea, South", raw_dir=tmp_path, url="http://127.0.0.1:9/api/data", timeout=5)
         else:
             with ReplayServer(replies[case], "/api/data") as server:
-                services.fetch_services("Korea, South", raw_dir=tmp_path, url=server.url)
+                services.fetch_services("Korea, South", raw_dir=tmp_path, url=server.url,
+                                        timeout=0.5 if case == "timeout" else 60)
     except services.ServicesError as err:
         raised = str(err)
     if case != "echo in other case":
