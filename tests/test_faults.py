@@ -98,3 +98,40 @@ def test_killed_fetch_is_repaired_by_the_next_fetch(tmp_path, sig):
     for path, source in registry.SOURCES.items():
         assert manifest[path]["sha256"] == source.sha256 == fetch.sha256_of(raw / path), path
     assert not [p for p in raw.rglob(".*") if p.name not in (".manifest.lock",)]
+
+
+def test_interrupted_make_then_make_builds_the_same_tables(tmp_path):
+    """`make processed` in a clone of the project, interrupted at several points (SIGINT as
+    Ctrl-C, SIGKILL), then run to the end: the tables equal the project's own."""
+    import shutil
+
+    import pandas as pd
+
+    if shutil.which("git") is None or shutil.which("make") is None or config.mirror_dir() is None:
+        pytest.skip("needs git, make and the mirror")
+    if not (config.data_processed() / "census_annual.parquet").exists():
+        pytest.skip("processed tables not built")
+    root = config.PROJECT_ROOT
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True, timeout=120)
+    venv = root / ".venv"
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    env.update(KORUS_ROOT=str(clone), KORUS_DATA_MIRROR=str(config.mirror_dir()))
+    for var in ("KORUS_DATA_RAW", "KORUS_DATA_PROCESSED", "KORUS_REPORTS", "KORUS_STUDY_SCOPE"):
+        env.pop(var, None)
+    make = ["make", f"VENV={venv}", "-o", str(venv / ".installed"), "JOBS=1", "processed"]
+    for sig, delay in ((signal.SIGINT, 1.0), (signal.SIGKILL, 2.0), (signal.SIGINT, 4.0), (signal.SIGKILL, 7.0)):
+        proc = subprocess.Popen(make, cwd=clone, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=120)
+    done = subprocess.run(make, cwd=clone, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert subprocess.run(make[:-1] + ["-q", "processed"], cwd=clone, env=env, timeout=60).returncode == 0
+    for table in sorted(config.data_processed().glob("*.parquet")):
+        pd.testing.assert_frame_equal(pd.read_parquet(clone / "data" / "processed" / table.name),
+                                      pd.read_parquet(table), obj=table.name)
+    leftovers = [p for p in (clone / "data").rglob(".*") if p.name not in (".gitkeep", ".fetched", ".manifest.lock")]
+    assert not leftovers, leftovers
