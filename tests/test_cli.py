@@ -1,3 +1,5 @@
+import pytest
+
 from korus_research import cli
 
 
@@ -84,3 +86,16 @@ def test_prepare_on_an_edited_raw_file_is_one_line_and_keeps_the_tables(tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: data/raw/published/benchmarks.csv: field 'bytes'")
     assert snap(out) == before
+
+
+@pytest.mark.parametrize("notebook, name, value, valid", [
+    ("01_balance_overview", "top_n", "0", "a whole number from 1 to 100"),
+    ("02_decomposition", "grouping", "products", "named, section, chapter"),
+    ("04_gravity", "panels", "dta,nope", "dta, dta_twoway, oecd, wiod"),
+    ("05_macro_drivers", "frequency", "weekly", "annual, quarterly"),
+])
+def test_bad_notebook_parameter_is_one_line(tmp_path, capsys, notebook, name, value, valid):
+    assert cli.main(["run", notebook, "-p", name, value, "-o", str(tmp_path), "--quiet"]) == 2
+    lines = [e for e in capsys.readouterr().err.splitlines() if e.startswith("error:")]
+    assert len(lines) == 1 and f"ParameterError: parameter {name}=" in lines[0] and f"valid: {valid}" in lines[0]
+    assert not (tmp_path / f"{notebook}.ipynb").exists()

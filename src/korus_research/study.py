@@ -152,6 +152,29 @@ def _known_iso3() -> frozenset[str]:
     return frozenset(str(c) for c in _converter().data["ISO3"].dropna())
 
 
+def check_choice(name: str, value, valid) -> None:
+    """A notebook parameter must be one of ``valid`` (a comma-separated value: each part)."""
+    valid = list(valid)
+    parts = [p.strip() for p in value.split(",")] if isinstance(value, str) and "," in value else [value]
+    bad = [p for p in parts if p not in valid]
+    if bad or not parts:
+        raise ParameterError(name, value, valid)
+
+
+def check_number(name: str, value, low: float | None = None, high: float | None = None, integer: bool = True) -> None:
+    """A numeric notebook parameter within ``[low, high]``."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and (not integer or float(value).is_integer())
+    if ok and low is not None:
+        ok = value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        kind = "a whole number" if integer else "a number"
+        bounds = f" from {low}" if low is not None else ""
+        bounds += f" to {high}" if high is not None else ""
+        raise ParameterError(name, value, f"{kind}{bounds}")
+
+
 def _year(name: str, value) -> int | None:
     """A year parameter: ``0``/empty means "derive"; anything but a whole number is refused."""
     if isinstance(value, bool):
