@@ -99,3 +99,17 @@ def test_bad_notebook_parameter_is_one_line(tmp_path, capsys, notebook, name, va
     lines = [e for e in capsys.readouterr().err.splitlines() if e.startswith("error:")]
     assert len(lines) == 1 and f"ParameterError: parameter {name}=" in lines[0] and f"valid: {valid}" in lines[0]
     assert not (tmp_path / f"{notebook}.ipynb").exists()
+
+
+def test_an_unexpected_error_is_still_one_line(monkeypatch, capsys):
+    from korus_research import registry
+
+    def broken():
+        raise RuntimeError("SYNTHETIC failure\nsecond line")
+    monkeypatch.setattr(registry, "provenance_table", broken)
+    assert cli.main(["provenance"]) == 3
+    assert capsys.readouterr().err == ("error: unexpected RuntimeError: SYNTHETIC failure "
+                                       "(KORUS_DEBUG=1 shows the traceback)\n")
+    monkeypatch.setenv("KORUS_DEBUG", "1")
+    with pytest.raises(RuntimeError):
+        cli.main(["provenance"])

@@ -307,3 +307,18 @@ def test_r_data_with_row_names_and_of_the_wrong_shape(tmp_path, monkeypatch):
     monkeypatch.setattr(pyreadr, "read_r", lambda path: {"df1": pd.DataFrame()})
     with pytest.raises(DataError, match="x.RData: field 'df1': R object is not a data frame with rows"):
         parsers._read_rdata(tmp_path / "x.RData", "x.RData", "df1")
+
+
+@pytest.mark.parametrize("column, value, problem", [
+    ("IAPR", "n.a.", "missing or negative trade value"),   # text in a numeric column
+    ("IAPR", float("nan"), "missing or negative trade value"),
+    ("year", "twenty", "not an integer"),
+])
+def test_census_bad_cells_are_named(mirror, tmp_path, column, value, problem):
+    def edit(f):
+        f[column] = f[column].astype(object)
+        f.loc[f.index[3], column] = value  # SYNTHETIC bad cell
+        return f
+    path = _edited_census(mirror, tmp_path, edit)
+    with pytest.raises(DataError, match=rf"field '{column}': {problem}; rows: 5$"):
+        parsers.parse_census_country(path)

@@ -207,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug, not bad input: still one line (KORUS_DEBUG=1 shows the traceback)
+        if os.environ.get("KORUS_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"error: unexpected {type(exc).__name__}: {first} (KORUS_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 3
 
 
 def _dispatch(args) -> int:
