@@ -113,3 +113,13 @@ def test_an_unexpected_error_is_still_one_line(monkeypatch, capsys):
     monkeypatch.setenv("KORUS_DEBUG", "1")
     with pytest.raises(RuntimeError):
         cli.main(["provenance"])
+
+
+def test_run_log_keeps_every_concurrent_entry(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda i: cli._log_run(tmp_path, f"nb{i:02d}", {"i": i}, 0.1), range(40)))
+    import json
+
+    assert len(json.loads((tmp_path / "run_log.json").read_text())) == 40

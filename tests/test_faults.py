@@ -135,3 +135,19 @@ def test_interrupted_make_then_make_builds_the_same_tables(tmp_path):
                                       pd.read_parquet(table), obj=table.name)
     leftovers = [p for p in (clone / "data").rglob(".*") if p.name not in (".gitkeep", ".fetched", ".manifest.lock")]
     assert not leftovers, leftovers
+    # a notebook target of the default study, killed part-way by SIGKILL, then made: the same
+    # outputs as the stored baseline (an uninterrupted run of the committed notebook)
+    target = ["reports/01_balance_overview.ipynb"]
+    proc = subprocess.Popen(make[:-1] + target, cwd=clone, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    running = clone / "reports" / ".01_balance_overview.running.ipynb"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (running.exists() and '"execution_count": 3' in running.read_text(errors="ignore")):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert not (clone / target[0]).exists()
+    done = subprocess.run(make[:-1] + target, cwd=clone, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _text_outputs(clone / target[0]) == _text_outputs(root / "notebooks" / "01_balance_overview.ipynb")

@@ -44,3 +44,12 @@ def test_an_edited_raw_file_makes_the_build_out_of_date():
         assert "korus-research fetch" in dry.stdout and "korus-research prepare" in dry.stdout
     finally:
         os.utime(raw, ns=(old.st_atime_ns, old.st_mtime_ns))
+
+
+def test_a_change_to_the_report_code_rebuilds_the_report_only():
+    if not (ROOT / "reports" / "index.html").exists() or _make("-q").returncode != 0:
+        pytest.skip("the default study is not built and up to date (make)")
+    dry = _make("-n", "-W", "src/korus_research/report.py")
+    assert "korus-research report" in dry.stdout and "korus-research run" not in dry.stdout
+    dry = _make("-n", "-W", "src/korus_research/study.py")
+    assert dry.stdout.count("korus-research run") == 6
