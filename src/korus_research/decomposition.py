@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, EstimationError
 
 #: Named product groups of the study, by HS chapter.
 NAMED_GROUPS: dict[str, list[str]] = {
@@ -295,7 +295,7 @@ def comtrade_panel(comtrade: pd.DataFrame, partner: str, grouping: str = "named"
         raise ValueError(f"grouping {grouping!r}: choose one of {list(GROUPINGS)}")
     rows = comtrade[(comtrade["partner_key"] == partner) & comtrade["flow"].isin(["export", "import"])]
     if rows.empty:
-        raise ValueError(f"partner {partner!r} not in the Comtrade table")
+        raise EstimationError(f"partner {partner!r} is not in the Comtrade table (US trade by HS chapter)")
     mapping = {c: GROUPINGS[grouping](c) for c in rows["hs2"].dropna().unique()}
     rows = rows.assign(group=rows["hs2"].map(mapping))
     wide = rows.pivot_table(index=["group", "year"], columns="flow", values="value_usd",
