@@ -35,8 +35,11 @@ def test_report_links_resolve(tmp_path):
     study = Study.default()
     (tmp_path / "figures" / "g" / study.study_id).mkdir(parents=True)
     (tmp_path / "figures" / "g" / study.study_id / "mine.png").write_bytes(b"\x89PNG SYNTHETIC")
+    _executed_notebook(tmp_path, "03_third.failed")  # a failed run's copy is never published
+    _executed_notebook(tmp_path, ".04_fourth.running")
     report.build_report(tmp_path, study=study)
     index = _check_site(tmp_path)
+    assert "03_third" not in index and "04_fourth" not in index
     assert f"figures/g/{study.study_id}/mine.png" in index
     assert "figures/g/fig.png" not in index  # another study's (or no study's) figure is not shown
     assert "Title of 01_first" in index and "Title of 02_second" in index

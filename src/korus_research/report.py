@@ -57,7 +57,9 @@ def render_notebooks(report_dir: Path) -> list[tuple[str, str, Path]]:
     out_dir = report_dir / "html"
     out_dir.mkdir(parents=True, exist_ok=True)
     pages = []
-    for nb_path in sorted(report_dir.glob("*.ipynb")):
+    # only completed runs: not a failed run's copy (``.failed.ipynb``) nor one still running (``.*``)
+    completed = [p for p in report_dir.glob("*.ipynb") if not p.name.startswith(".") and not p.stem.endswith(".failed")]
+    for nb_path in sorted(completed):
         body, _ = exporter.from_filename(str(nb_path))
         target = out_dir / f"{nb_path.stem}.html"
         target.write_text(body, encoding="utf-8")
