@@ -136,7 +136,8 @@ class GravityResult:
 
 
 def ppml(panel: pd.DataFrame, flow: str, terms: list[str], fixed_effects: str = "three-way",
-         covariates: list[str] | None = None, ssc: str = "stata", level: float = 0.95) -> GravityResult:
+         covariates: list[str] | None = None, ssc: str = "stata", level: float = 0.95,
+         pair_column: str | None = None, errors: str = "cluster", cluster_column: str | None = None) -> GravityResult:
     """Gravity by Poisson pseudo-maximum likelihood with high-dimensional fixed effects.
 
     Parameters
@@ -152,6 +153,18 @@ def ppml(panel: pd.DataFrame, flow: str, terms: list[str], fixed_effects: str = 
         with ``covariates`` (e.g. log distance, contiguity, language, colony).
     ssc : {"stata", "fixest"}
         Small-sample convention of the pair-clustered errors (:data:`SSC_CONVENTIONS`).
+    pair_column : str, optional
+        Column defining the pair effects: default the directional pair (exporter, importer);
+        e.g. a symmetric pair id, with every intra-national flow given one shared id as in
+        Yotov, Piermartini, Monteiro and Larch (2016, ch. 2).
+    errors : {"cluster", "hetero"}
+        Errors clustered by ``cluster_column`` (default: the pair effects' column), or
+        heteroskedasticity-robust ("semi-robust" in Stata's ``ppml``).
+
+    References
+    ----------
+    Yotov, Y. V., Piermartini, R., Monteiro, J.-A. and Larch, M. (2016). An Advanced Guide to
+        Trade Policy Analysis: The Structural Gravity Model. WTO and UNCTAD.
 
     Examples
     --------
@@ -167,9 +180,19 @@ def ppml(panel: pd.DataFrame, flow: str, terms: list[str], fixed_effects: str = 
     if ssc not in SSC_CONVENTIONS:
         raise GravityError(f"ssc {ssc!r}: choose one of {list(SSC_CONVENTIONS)}")
     covariates = covariates or []
+    pair = (panel[pair_column].astype(str) if pair_column else panel["exporter"] + "_" + panel["importer"])
     data = panel.assign(exp_year=panel["exporter"] + "_" + panel["year"].astype(str),
-                        imp_year=panel["importer"] + "_" + panel["year"].astype(str),
-                        pair=panel["exporter"] + "_" + panel["importer"])
+                        imp_year=panel["importer"] + "_" + panel["year"].astype(str), pair=pair)
+    if errors == "cluster":
+        cluster = cluster_column or "pair"
+        if cluster != "pair":
+            data["cluster_id"] = data[cluster].astype(str)
+            cluster = "cluster_id"
+        vcov = {"CRV1": cluster}
+    elif errors == "hetero":
+        vcov = "hetero"
+    else:
+        raise GravityError(f"errors {errors!r}: choose 'cluster' or 'hetero'")
     # a pair whose flows are all zero carries no information under pair effects: reported, then dropped
     zero_pairs = data.groupby("pair")[flow].transform("sum") == 0
     if fixed_effects == "three-way":
@@ -184,7 +207,7 @@ def ppml(panel: pd.DataFrame, flow: str, terms: list[str], fixed_effects: str = 
     used = data[~zero_pairs]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = pf.fepois(f"{flow} ~ {' + '.join(rhs)} | {fe}", data=used, vcov={"CRV1": "pair"},
+        fit = pf.fepois(f"{flow} ~ {' + '.join(rhs)} | {fe}", data=used, vcov=vcov,
                         ssc=pf.ssc(**SSC_CONVENTIONS[ssc]), iwls_maxiter=100, iwls_tol=1e-10, fixef_tol=1e-10)
     coef, se = fit.coef(), fit.se()
     z = stats.norm.ppf(0.5 + level / 2)
@@ -200,12 +223,36 @@ def ppml(panel: pd.DataFrame, flow: str, terms: list[str], fixed_effects: str = 
         "exporter-year effects": used["exp_year"].nunique(), "importer-year effects": used["imp_year"].nunique(),
         "pair effects": used["pair"].nunique() if fixed_effects == "three-way" else 0,
         "pseudo_r2": float(getattr(fit, "_pseudo_r2", np.nan)) if getattr(fit, "_pseudo_r2", None) is not None else _pseudo_r2(fit, used, flow),
-        "fixed_effects": fixed_effects, "ssc": ssc, "clusters": used["pair"].nunique(),
+        "fixed_effects": fixed_effects, "ssc": ssc,
+        "clusters": used[vcov["CRV1"]].nunique() if isinstance(vcov, dict) else "none (heteroskedasticity-robust)",
         "terms dropped as collinear": ", ".join(t for t in rhs if t not in coef.index) or "none",
         "warnings": "; ".join(sorted({str(w.message)[:120] for w in caught})),
     }
     vcov = pd.DataFrame(fit._vcov, index=coef.index, columns=coef.index)
     return GravityResult(table.reset_index(), info, vcov, fit)
+
+
+PAIR_KINDS = ("directional", "symmetric", "symmetric, shared domestic")
+
+
+def pair_ids(panel: pd.DataFrame, kind: str = "directional") -> pd.Series:
+    """Pair identifiers for pair fixed effects or clustering.
+
+    ``directional``: exporter-importer (i->j differs from j->i); ``symmetric``: the unordered
+    pair; ``symmetric, shared domestic``: the unordered pair, with every intra-national flow
+    (i == j) sharing one id, as in Yotov et al. (2016, ch. 2), where the pair effects of
+    domestic flows are not separately identified from the country-year effects.
+    """
+    if kind not in PAIR_KINDS:
+        raise GravityError(f"pair kind {kind!r}: choose one of {list(PAIR_KINDS)}")
+    if kind == "directional":
+        return (panel["exporter"] + "_" + panel["importer"]).rename("pair")
+    a, b = panel["exporter"].astype(str), panel["importer"].astype(str)
+    first = a.where(a <= b, b)
+    ids = (first + "_" + b.where(a <= b, a)).rename("pair")
+    if kind == "symmetric, shared domestic":
+        ids = ids.where(panel["exporter"] != panel["importer"], "domestic")
+    return ids
 
 
 def _pseudo_r2(fit, data: pd.DataFrame, flow: str) -> float:
