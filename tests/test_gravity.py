@@ -231,3 +231,48 @@ def test_reproduces_the_guides_rta_effect_with_shared_domestic_pair_effects(mirr
     assert res.info["used"] == 28482 and res.info["pairs with only zeros (dropped)"] == 84
     with pytest.raises(gravity.GravityError, match="choose 'cluster' or 'hetero'"):
         gravity.ppml(d, "trade", ["RTA"], errors="robust")
+
+
+def _ge_gravity_published(mirror) -> pd.DataFrame:
+    import pyreadr
+
+    path = mirror / "published" / "ge_gravity_stata_results_TradeData0014.rda"
+    if not path.exists():
+        pytest.skip(f"{path} not in the mirror")
+    return pyreadr.read_r(str(path))["TradeData0014_Results"]
+
+
+def test_partial_effect_matches_stata_ge_gravity_example(mirror):
+    # published: PPML with exporter-year, importer-year and pair effects on international flows,
+    # eu_enlargement + other_fta: partial effect 0.224249
+    r = _ge_gravity_published(mirror)
+    intl = r[r["exporter"] != r["importer"]].assign(year=lambda f: f["year"].astype(int))
+    res = gravity.ppml(intl, "trade", ["eu_enlargement", "other_fta"])
+    assert res.table.set_index("term").loc["eu_enlargement", "estimate"] == pytest.approx(0.224249, abs=1e-6)
+    assert r.loc[r["new_eu_pair"] == 1, "eu_effect"].round(6).eq(0.224249).all()
+
+
+@pytest.mark.parametrize("imbalances, welfare, flows", [("additive", "w_eu", "X_eu"),
+                                                        ("multiplicative", "w_mult", "X_mult")])
+def test_ge_with_imbalances_reproduces_stata_ge_gravity(mirror, imbalances, welfare, flows):
+    # published: Stata ge_gravity, 2000 baseline, theta = 4, the EU enlargements' partial effect
+    r = _ge_gravity_published(mirror)
+    d = r[r["year"] == 2000]
+    res = gravity.ge_with_imbalances(d.pivot(index="exporter", columns="importer", values="trade"),
+                                     d.pivot(index="exporter", columns="importer", values="eu_effect"),
+                                     theta=4, imbalances=imbalances)
+    published_w = d.groupby("exporter")[welfare].first()
+    published_x = d.pivot(index="exporter", columns="importer", values=flows)
+    # the published columns are single precision (about 7 digits)
+    assert np.max(np.abs(res.welfare / published_w - 1)) < 1e-6
+    assert np.nanmax(np.abs((res.flows / published_x - 1).to_numpy())) < 1e-6
+    if imbalances == "multiplicative":
+        assert np.allclose(res.welfare, res.real_wage)
+    else:
+        assert res.max_clearing_error < 1e-10
+        assert not np.allclose(res.welfare, res.real_wage)  # with deficits, welfare is not the real wage
+    # no change in costs: the baseline back
+    zero = gravity.ge_with_imbalances(res.flows * 0 + d.pivot(index="exporter", columns="importer", values="trade"),
+                                      res.flows * 0, theta=4, imbalances=imbalances)
+    assert np.allclose(zero.welfare, 1) and np.allclose(zero.flows, d.pivot(index="exporter", columns="importer",
+                                                                              values="trade"))
