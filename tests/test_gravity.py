@@ -276,3 +276,36 @@ def test_ge_with_imbalances_reproduces_stata_ge_gravity(mirror, imbalances, welf
                                       res.flows * 0, theta=4, imbalances=imbalances)
     assert np.allclose(zero.welfare, 1) and np.allclose(zero.flows, d.pivot(index="exporter", columns="importer",
                                                                               values="trade"))
+
+
+def test_directional_agreement_effects_are_estimated_not_imposed():
+    # SYNTHETIC panel: the agreement raises C0 -> C1 flows by 0.6 and C1 -> C0 flows by 0.1
+    rng = np.random.default_rng(11)
+    countries = [f"C{i}" for i in range(8)]
+    pair_cost = {(i, j): rng.normal(0, 0.5) for i in countries for j in countries}
+    rows = []
+    for y in (2000, 2004, 2008, 2012, 2016):
+        ex = {c: rng.normal(0, 0.3) for c in countries}
+        im = {c: rng.normal(0, 0.3) for c in countries}
+        for i in countries:
+            for j in countries:
+                if i != j:
+                    effect = 0.6 if (i, j) == ("C0", "C1") else (0.1 if (i, j) == ("C1", "C0") else 0.0)
+                    mu = np.exp(8 + ex[i] + im[j] + pair_cost[(i, j)] + effect * (y >= 2012))
+                    rows.append({"exporter": i, "importer": j, "year": y, "trade": float(rng.poisson(mu))})
+    panel = pd.DataFrame(rows)
+    data, terms = gravity.add_agreement_terms(panel, ("C0", "C1"), 2012)
+    data, terms = gravity.split_by_direction(data, terms, ("C0", "C1"))
+    assert terms == ["agreement_C0_to_C1", "agreement_C1_to_C0"]
+    res = gravity.ppml(data, "trade", terms)
+    est = res.table.set_index("term")["estimate"]
+    assert est["agreement_C0_to_C1"] == pytest.approx(0.6, abs=0.03)
+    assert est["agreement_C1_to_C0"] == pytest.approx(0.1, abs=0.03)
+    pe = gravity.pe_counterfactual(data, "trade", res, ("C0", "C1"), terms, [2016])
+    row = pe.loc[2016]
+    x01 = data.query("exporter == 'C0' and importer == 'C1' and year == 2016")["trade"].iloc[0]
+    x10 = data.query("exporter == 'C1' and importer == 'C0' and year == 2016")["trade"].iloc[0]
+    by_hand = x01 * (1 - np.exp(-est["agreement_C0_to_C1"])) - x10 * (1 - np.exp(-est["agreement_C1_to_C0"]))
+    assert row["balance effect"] == pytest.approx(by_hand, rel=1e-12)
+    assert row["exports effect"] == pytest.approx(x01 * (1 - np.exp(-est["agreement_C0_to_C1"])), rel=1e-12)
+    assert row["balance effect ci_low"] < by_hand < row["balance effect ci_high"]

@@ -120,6 +120,28 @@ def add_agreement_terms(panel: pd.DataFrame, members: tuple[str, str], entry_yea
     return out, terms
 
 
+def split_by_direction(data: pd.DataFrame, terms: list[str], members: tuple[str, str],
+                       name: str = "agreement") -> tuple[pd.DataFrame, list[str]]:
+    """Replace each of the agreement's terms (``<name>``, its lags and lead) by two directional
+    terms, ``<term>_<a>_to_<b>`` and ``<term>_<b>_to_<a>``, so that the effect on each member's
+    exports is estimated rather than imposed to be equal: with a bilateral deficit, one
+    coefficient for both directions fixes the sign of the balance effect.
+    """
+    a, b = members
+    a_to_b = (data["exporter"] == a) & (data["importer"] == b)
+    b_to_a = (data["exporter"] == b) & (data["importer"] == a)
+    out, new_terms = data.copy(), []
+    for t in terms:
+        if t == name or t.startswith(f"{name}_lag") or t.startswith(f"{name}_lead"):
+            for label, mask in ((f"{t}_{a}_to_{b}", a_to_b), (f"{t}_{b}_to_{a}", b_to_a)):
+                out[label] = out[t].where(mask, 0.0)
+                new_terms.append(label)
+            out = out.drop(columns=t)
+        else:
+            new_terms.append(t)
+    return out, new_terms
+
+
 @dataclass
 class GravityResult:
     """A fitted gravity model.
@@ -287,26 +309,34 @@ def pe_counterfactual(panel: pd.DataFrame, flow: str, result: GravityResult, mem
         if x_ab.empty or x_ba.empty:
             missing.append(int(year))
             continue
-        on = [t for t in terms if sub.loc[x_ab.index, t].iloc[0] > 0]
-        g = np.zeros(len(beta))
+        # the terms active on each direction's flow (the same ones unless split by direction)
+        on_ab = [t for t in terms if sub.loc[x_ab.index, t].iloc[0] > 0]
+        on_ba = [t for t in terms if sub.loc[x_ba.index, t].iloc[0] > 0]
         idx = list(beta.index)
-        for t in on:
-            g[idx.index(t)] = 1.0
-        total = float(beta[on].sum()) if on else 0.0
+        g_ab, g_ba = np.zeros(len(beta)), np.zeros(len(beta))
+        for t in on_ab:
+            g_ab[idx.index(t)] = 1.0
+        for t in on_ba:
+            g_ba[idx.index(t)] = 1.0
+        total_ab = float(beta[on_ab].sum()) if on_ab else 0.0
+        total_ba = float(beta[on_ba].sum()) if on_ba else 0.0
         exp_ab, exp_ba = float(x_ab.iloc[0]) / unit, float(x_ba.iloc[0]) / unit
-        factor = 1 - np.exp(-total)
-        bal_effect = (exp_ab - exp_ba) * factor
-        # d(effect)/d(beta) = (exp_ab - exp_ba) exp(-total) for each active term
-        grad = (exp_ab - exp_ba) * np.exp(-total) * g
-        se_bal = float(np.sqrt(grad @ result.vcov.to_numpy() @ grad))
-        se_total = float(np.sqrt(g @ result.vcov.to_numpy() @ g))
+        exports_effect = exp_ab * (1 - np.exp(-total_ab))
+        imports_effect = exp_ba * (1 - np.exp(-total_ba))
+        bal_effect = exports_effect - imports_effect
+        # delta method: d(balance)/d(beta) = exp_ab exp(-total_ab) g_ab - exp_ba exp(-total_ba) g_ba
+        grad = exp_ab * np.exp(-total_ab) * g_ab - exp_ba * np.exp(-total_ba) * g_ba
+        vcov = result.vcov.to_numpy()
+        se_bal = float(np.sqrt(grad @ vcov @ grad))
+        se_total = float(np.sqrt(g_ab @ vcov @ g_ab))
+        on = list(dict.fromkeys(on_ab + on_ba))
         rows.append({
-            "year": year, "active terms": ", ".join(on) or "none", "effect (log points)": total,
-            f"{a} exports to {b}, actual": exp_ab, f"{a} exports to {b}, without": exp_ab * np.exp(-total),
-            f"{a} imports from {b}, actual": exp_ba, f"{a} imports from {b}, without": exp_ba * np.exp(-total),
+            "year": year, "active terms": ", ".join(on) or "none", "effect (log points)": total_ab,
+            f"{a} exports to {b}, actual": exp_ab, f"{a} exports to {b}, without": exp_ab * np.exp(-total_ab),
+            f"{a} imports from {b}, actual": exp_ba, f"{a} imports from {b}, without": exp_ba * np.exp(-total_ba),
             "balance effect": bal_effect, "balance effect ci_low": bal_effect - z * se_bal,
             "balance effect ci_high": bal_effect + z * se_bal,
-            "exports effect": exp_ab * factor, "imports effect": exp_ba * factor,
+            "exports effect": exports_effect, "imports effect": imports_effect,
             "log effect se": se_total,
         })
     if not rows:
