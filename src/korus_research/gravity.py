@@ -540,6 +540,7 @@ class Specification:
     lags: tuple[int, ...]
     border_by_year: bool
     fixed_effects: str = "three-way"
+    directional: bool = False  # one agreement term per direction of trade (split_by_direction)
 
 
 #: The specifications estimated by the gravity notebook (keys are its ``panels`` parameter).
@@ -547,6 +548,10 @@ SPECIFICATIONS = {
     "dta": Specification("DTA 1964-2016, three-way", "gravity_dta", "trade_usd", 1e9, "agreement_id", 4, (4,), False),
     "dta_twoway": Specification("DTA 1964-2016, two-way + CEPII", "gravity_dta", "trade_usd", 1e9, "agreement_id",
                                 None, (), False, "two-way"),
+    # the same three-way model with one agreement term per direction of trade: the sign of the
+    # balance effect is estimated, not imposed by a common coefficient
+    "dta_directional": Specification("DTA 1964-2016, three-way, directional", "gravity_dta", "trade_usd", 1e9,
+                                     "agreement_id", 4, (4,), False, directional=True),
     # no lead: the panel starts in 2010, two years before entry, so a lead would be collinear
     # with the agreement term and the pair effect
     "oecd": Specification("OECD-Asia 2010-2019, three-way + border", "gravity_oecd", "trade_usd_th", 1e6, "rta",
@@ -620,6 +625,8 @@ def estimate_specification(spec: Specification, table: pd.DataFrame, members: tu
     data, terms = add_agreement_terms(panel, members, entry_year, name, other=other, lags=spec.lags,
                                       lead=spec.lead, border_by_year=spec.border_by_year,
                                       within_pair=spec.fixed_effects == "three-way")
+    if spec.directional:
+        data, terms = split_by_direction(data, terms, members, name)
     covariates = TWO_WAY_COVARIATES if spec.fixed_effects == "two-way" else None
     result = ppml(data, spec.flow, terms, spec.fixed_effects, covariates, ssc)
     return result, data, terms
