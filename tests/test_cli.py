@@ -91,7 +91,7 @@ def test_prepare_on_an_edited_raw_file_is_one_line_and_keeps_the_tables(tmp_path
 @pytest.mark.parametrize("notebook, name, value, valid", [
     ("01_balance_overview", "top_n", "0", "a whole number from 1 to 100"),
     ("02_decomposition", "grouping", "products", "named, section, chapter"),
-    ("04_gravity", "panels", "dta,nope", "dta, dta_twoway, oecd, wiod"),
+    ("04_gravity", "panels", "dta,nope", "dta, dta_twoway, dta_directional, oecd, wiod"),
     ("05_macro_drivers", "frequency", "weekly", "annual, quarterly"),
 ])
 def test_bad_notebook_parameter_is_one_line(tmp_path, capsys, notebook, name, value, valid):
