@@ -94,11 +94,8 @@ def run_notebook(name: str, parameters: dict, output_dir: Path | None = None,
 
 
 def _log_run(output_dir: Path, stem: str, parameters: dict, seconds: float) -> None:
-    import fcntl
-
     log_path = output_dir / "run_log.json"
-    with open(output_dir / ".run_log.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with config.file_lock(output_dir / ".run_log.lock"):
         log = json.loads(log_path.read_text()) if log_path.exists() else {}
         log[stem] = {"seconds": round(seconds, 1), "parameters": parameters,
                      "finished": time.strftime("%Y-%m-%d %H:%M:%S")}

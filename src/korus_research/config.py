@@ -7,8 +7,24 @@ offline mirror of the official source files (default ``<root>/../shared/korus-da
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created with its folder) while writers of one file
+    (a manifest, the run log) take turns."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def publish(tmp: str | Path, dest: str | Path) -> None:
@@ -50,13 +66,9 @@ def results_dir() -> Path:
 
 
 def _from_env(variable: str, default: Path) -> Path:
-    """A folder from the environment; a relative one is taken from the project root (the
-    notebooks' kernels run in ``notebooks/``)."""
+    """A folder from the environment (relative: from the project root), else ``default``."""
     value = os.environ.get(variable)
-    if not value:
-        return default
-    path = Path(value)
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return _from_root(value) if value else default
 
 
 def reports_dir() -> Path:

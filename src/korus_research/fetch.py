@@ -12,8 +12,6 @@ manifest untouched.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -180,16 +178,9 @@ def fetch(
     )
 
 
-@contextlib.contextmanager
 def manifest_lock(raw_dir: Path):
     """Hold the lock of ``data/raw/MANIFEST.json`` (concurrent fetches and the BEA client)."""
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    with open(raw_dir / ".manifest.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return config.file_lock(raw_dir / ".manifest.lock")
 
 
 def _record(raw_dir: Path, source: registry.Source, dest: Path, origin: str) -> None:

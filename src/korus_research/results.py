@@ -22,8 +22,6 @@ An interactive run (JupyterLab) or a ``make study`` run writes to ``<study id>/`
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -176,15 +174,8 @@ def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-@contextlib.contextmanager
 def _locked(folder: Path):
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return config.file_lock(folder / ".lock")
 
 
 def scope() -> str:
@@ -422,35 +413,28 @@ class Store:
                                    f"{self.study.study_id} ({self.study})")
             parts.append(frame)
         if not parts:
-            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
-                                 [("study_id", str), ("notebook", str), ("quantity", str), ("estimator", str),
-                                  ("period", str), ("unit", str), ("value", float), ("interval", str),
-                                  ("low", float), ("high", float), ("diagnostics", str),
-                                  ("diagnostics_detail", str)]})
+            return validate_estimates(pd.DataFrame(columns=ESTIMATE_COLUMNS), str(self.folder))
         return validate_estimates(pd.concat(parts, ignore_index=True), f"{self.folder}/estimates_*.parquet")
 
-    def runs(self) -> pd.DataFrame:
-        """How each notebook of this study ran: finished, notebook parameters, git commit."""
-        rows = []
+    def _own_records(self):
+        """``(notebook, run record)`` of every notebook that ran for this study, in order."""
         for nb in NOTEBOOKS:
             path = self._record_path(nb)
             if path.exists():
                 record = json.loads(path.read_text())
                 if record.get("study_id") == self.study.study_id:
-                    params = ", ".join(f"{k}={v}" for k, v in record.get("notebook_parameters", {}).items())
-                    rows.append({"notebook": nb, "finished": record.get("finished", "no"),
-                                 "notebook parameters": params, "git commit": record.get("git_commit", "")[:10]})
+                    yield nb, record
+
+    def runs(self) -> pd.DataFrame:
+        """How each notebook of this study ran: finished, notebook parameters, git commit."""
+        rows = [{"notebook": nb, "finished": record.get("finished", "no"),
+                 "notebook parameters": ", ".join(f"{k}={v}" for k, v in record.get("notebook_parameters", {}).items()),
+                 "git commit": record.get("git_commit", "")[:10]} for nb, record in self._own_records()]
         return pd.DataFrame(rows, columns=["notebook", "finished", "notebook parameters", "git commit"])
 
     def skipped(self) -> pd.DataFrame:
         """Every section skipped by any notebook of this study, with the reason."""
-        rows = []
-        for nb in NOTEBOOKS:
-            path = self._record_path(nb)
-            if path.exists():
-                record = json.loads(path.read_text())
-                if record.get("study_id") == self.study.study_id:
-                    rows += [{"notebook": nb, **s} for s in record.get("skipped", [])]
+        rows = [{"notebook": nb, **s} for nb, record in self._own_records() for s in record.get("skipped", [])]
         return pd.DataFrame(rows, columns=["notebook", "section", "reason"])
 
 
