@@ -58,18 +58,85 @@ def synthetic_estimates(study: Study = KOR, partner_demand: bool = True) -> pd.D
 
 def test_attribution_arithmetic_by_hand():
     table, est = synthesis.attribution(synthetic_estimates(), KOR)
-    # estimators: OLS -3, PPML -1, DiD -3, synth -4, gravity +2, macro indicator -0.5 -> median -2
+    # estimators: OLS -3, PPML -1, DiD -3, synth -4, gravity +2, macro indicator -0.5
     assert sorted(est["estimate"].round(6)) == [-4.0, -3.0, -3.0, -1.0, -0.5, 2.0]
+    # the only estimate that passes its diagnostics with a 95% interval: the PPML event study
     row = table.loc[synthesis.AGREEMENT_ROW]
-    assert row["usd_bn"] == pytest.approx(-2.0)
-    assert (row["interval"], row["low"], row["high"]) == ("range across estimators", -4.0, 2.0)
+    assert row["usd_bn"] == pytest.approx(-1.0)
+    assert (row["interval"], row["low"], row["high"]) == ("95% CI", -5.0, 1.0)
+    assert table.attrs["agreement"]["estimator"] == "event study (PPML)"
     assert table.loc["macro: demand", "interval"] == "95% CI"
     autos = table.loc["autos beyond the agreement"]
     assert autos["usd_bn"] == pytest.approx(-6.0 - (-2.0))
     assert (autos["low"], autos["high"]) == (pytest.approx(-6.0 + 1.5), pytest.approx(-6.0 + 2.5))
     parts = table.drop(index=synthesis.TOTAL)["usd_bn"].sum()
     assert parts == pytest.approx(table.loc[synthesis.TOTAL, "usd_bn"]) == pytest.approx(-10.0)
+    assert table.loc[synthesis.RESIDUAL, "usd_bn"] == pytest.approx(-10.0 - (-3.0 - 1.0 - 1.0 - 4.0))
     assert table.loc[synthesis.RESIDUAL, "interval"] == "none"
+
+
+def _with(rows: list[dict], study: Study = KOR) -> pd.DataFrame:
+    extra = results.estimate_rows(rows, "03", study.study_id)
+    return pd.concat([synthetic_estimates(study), extra], ignore_index=True)
+
+
+def test_the_headline_is_the_best_design_that_passes():
+    c = str(KOR.compare_year)
+    est = _with([
+        # the best-ranked design fails its check: set aside
+        dict(quantity="agreement effect on the balance", estimator="synthetic DiD (log flows)", period=c,
+             unit="US$ bn", value=-9.0, low=-12.0, high=-6.0, diagnostics="failed", diagnostics_detail="placebo p 0.01"),
+        # the second passes, but without a 95% interval: set aside
+        dict(quantity="agreement effect on the balance", estimator="staggered DiD (Callaway-Sant'Anna), partner",
+             period=c, unit="US$ bn", value=-7.0, diagnostics="passed"),
+        # the third (directional gravity) passes with an interval: chosen over the PPML event study
+        dict(quantity="agreement effect on the balance (directional terms)", estimator="gravity PPML: DTA, directional",
+             period=c, unit="US$ bn", value=1.5, low=-0.5, high=3.5, diagnostics="passed"),
+    ])
+    table, agreement = synthesis.attribution(est, KOR)
+    chosen = table.attrs["agreement"]
+    assert (chosen["estimator"], chosen["design"]) == ("gravity PPML: DTA, directional",
+                                                       "gravity with directional agreement terms")
+    assert (chosen["estimate"], chosen["ci_low"], chosen["ci_high"]) == (1.5, -0.5, 3.5)
+    assert "synthetic DiD (log flows) (failed: placebo p 0.01)" in chosen["reason"]
+    assert "passed, but no 95% interval" in chosen["reason"]
+    assert table.loc[synthesis.AGREEMENT_ROW, "usd_bn"] == 1.5
+    # ranks follow DESIGNS; the one-term gravity row is a lower-ranked design than the directional one
+    ranks = agreement.set_index("estimator")["rank"]
+    assert ranks["synthetic DiD (log flows)"] == 0 < ranks["gravity PPML: DTA, directional"] < ranks["gravity PPML: G"]
+
+
+def test_no_headline_when_no_design_passes():
+    est = synthetic_estimates()
+    est.loc[est["diagnostics"] == "passed", "diagnostics"] = "failed"
+    table, agreement = synthesis.attribution(est, KOR)
+    assert synthesis.AGREEMENT_ROW not in table.index
+    assert table.attrs["agreement"]["design"] is None and "no design passes" in table.attrs["agreement"]["reason"]
+    # the agreement's part stays in the residual; the parts still add up
+    assert table.drop(index=synthesis.TOTAL)["usd_bn"].sum() == pytest.approx(-10.0)
+    text = " ".join(synthesis.findings(table, agreement, synthesis.literature(est, io.read_table("benchmarks"), KOR),
+                                       est, KOR))
+    assert "states no headline effect" in text and "stays in the residual" in text
+
+
+def test_robustness_table_names_every_interval_and_check():
+    table, agreement = synthesis.attribution(synthetic_estimates(), KOR)
+    curve = synthesis.robustness(agreement, table.attrs["agreement"])
+    assert list(curve["estimate"]) == sorted(curve["estimate"])
+    assert curve["headline"].sum() == 1 and curve.loc[curve["headline"], "estimator"].item() == "event study (PPML)"
+    assert set(curve["interval"]) <= {"95% CI", "range across estimators", "none"}
+    assert (curve["check"] != "").all()
+    by = curve.set_index("estimator")
+    assert by.loc["product difference-in-differences (PPML)", "excludes zero"] == "yes"
+    assert by.loc["synthetic control (shares)", "excludes zero"] == "no interval"
+    assert by.loc["gravity PPML: G", "excludes zero"] == "no"
+
+
+def test_design_of_uses_the_quantity_and_the_longest_prefix():
+    assert synthesis.design_of("gravity PPML: X")[1].name == "gravity with one agreement term"
+    assert synthesis.design_of("gravity PPML: X", synthesis.DIRECTIONAL)[1].name == "gravity with directional agreement terms"
+    assert synthesis.design_of("staggered DiD (Callaway-Sant'Anna), pooled effect")[0] == 3
+    assert synthesis.design_of("something else") == (None, None)
 
 
 def test_attribution_needs_the_studys_total():
@@ -82,7 +149,7 @@ def test_attribution_rows_fit_the_estimate_contract():
     table, _ = synthesis.attribution(synthetic_estimates(), KOR)
     rows = results.estimate_rows(synthesis.attribution_rows(table, KOR), "06", KOR.study_id)
     assert len(rows) == len(table)
-    assert set(rows["interval"]) == {"95% CI", "range across estimators", "none"}
+    assert set(rows["interval"]) == {"95% CI", "none"}
 
 
 def test_findings_are_written_from_the_numbers():
@@ -93,8 +160,12 @@ def test_findings_are_written_from_the_numbers():
     text = " ".join(sentences)
     assert "from -10.0 to -20.0" in text and "-10.0 bn" in text
     assert "60% of the change" in text and "US and KOR demand and the real exchange rate account for 40%" in text
-    assert "range from -4.0 to +2.0" in text and "5 of 6 point estimates" in text and "effect of the agreement on" in text
-    assert "2 of the 5 with a 95% interval exclude zero" in text and "2 fail their own diagnostics (1 pass" in text
+    assert "effect of the agreement on the 2016 US balance is -1.0 bn (95% CI -5.0 to +1.0; the interval includes zero)" in text
+    assert "from the event study against control partners (event study (PPML), notebook 03)" in text
+    assert "Of the 6 estimates, 1 pass their diagnostics, 2 fail them and 3 are not tested" in text
+    # the 2015 event-study row (-6.0 to +1.0) is not a 2016 estimate and does not widen the span
+    assert "the 95% intervals of the 5 with one span -5.0 to +4.0 bn" in text
+    assert "point estimates" not in text
     assert "not jointly significant" in text and "did not stall" in text
     assert np.isfinite(table["usd_bn"]).all()
 

@@ -2,14 +2,34 @@
 findings written from the numbers, all read from the study's long estimate table
 (:mod:`korus_research.results`); nothing is re-estimated here.
 
+The agreement's part is chosen by a stated rule (:func:`headline`): the estimate of the
+highest-ranked design in :data:`DESIGNS` whose own diagnostics passed and which carries a
+95% confidence interval, with that interval. Every other estimate goes into the robustness
+table (:func:`robustness`), with its design, its interval and the check it failed.
+
 The attribution is an accounting, not a decomposition with orthogonal parts: the macro
 drivers (notebook 05) also move autos, and the agreement estimates come from designs that
 each hold other things fixed. It sets the estimates side by side on one scale (US$ bn of
 the change in the US balance) with the notebook each comes from and the kind of interval
-each carries (a 95% confidence interval, or the range across estimators).
+each carries.
+
+References
+----------
+Arkhangelsky, D., Athey, S., Hirshberg, D. A., Imbens, G. W. and Wager, S. (2021). Synthetic
+    difference-in-differences. American Economic Review 111(12), 4088-4118.
+Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time
+    periods. Journal of Econometrics 225(2), 200-230.
+Roth, J., Sant'Anna, P. H. C., Bilinski, A. and Poe, J. (2023). What's trending in
+    difference-in-differences? Journal of Econometrics 235(2), 2218-2244.
+Simonsohn, U., Simmons, J. P. and Nelson, L. D. (2020). Specification curve analysis.
+    Nature Human Behaviour 4, 1208-1214.
+Yotov, Y. V., Piermartini, R., Monteiro, J.-A. and Larch, M. (2016). An Advanced Guide to
+    Trade Policy Analysis: The Structural Gravity Model. WTO and UNCTAD.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,12 +39,80 @@ from .study import Study
 
 AUTOS_QUANTITY = "autos contribution to the balance change"
 AGREEMENT = "agreement effect on the balance"
+DIRECTIONAL = "agreement effect on the balance (directional terms)"
 TOTAL = "total change in the US balance (Census)"
 RESIDUAL = "residual (everything else, overlaps)"
-AGREEMENT_ROW = "agreement (median of the estimators)"
+AGREEMENT_ROW = "agreement (headline design)"
 ATTRIBUTION_COLUMNS = ["usd_bn", "interval", "low", "high", "notebook"]
 #: A share of the change beyond this (150%) means the change is small beside its parts; it is not quoted.
 MEANINGFUL_SHARE = 1.5
+
+
+@dataclass(frozen=True)
+class Design:
+    """A research design of the agreement's effect, as the headline rule ranks it.
+
+    ``prefix``: estimators whose name starts with it belong to the design, for rows of
+    ``quantity``; ``check``: the diagnostic its estimates must pass; ``why``: the reason for its rank.
+    """
+
+    name: str
+    prefix: str
+    check: str
+    why: str
+    quantity: str = AGREEMENT
+
+
+#: The designs, best first. The rank is the design's, not the estimate's: a design is better when
+#: it compares the partner with units that plausibly share its counterfactual path AND its
+#: inference is valid with one treated partner.
+DESIGNS: tuple[Design, ...] = (
+    Design("synthetic difference-in-differences", "synthetic DiD",
+           "placebo entry date before the real one gives no effect (p >= 0.05)",
+           "re-weights control partners and years to match the partner's pre-period path; placebo variance "
+           "built for one treated unit (Arkhangelsky et al. 2021)"),
+    Design("staggered DiD, the partner's own effect", "staggered DiD (Callaway-Sant'Anna), partner",
+           "pre-period effects jointly zero (p >= 0.05)",
+           "compares the partner with not-yet- and never-treated partners, free of the negative weights of "
+           "two-way fixed effects (Callaway and Sant'Anna 2021); one treated unit, so its interval is the weakest link"),
+    Design("gravity with directional agreement terms", "gravity PPML",
+           "lead terms jointly zero (p >= 0.05)",
+           "structural gravity with pair and country-year effects; the sign of the balance effect estimated per "
+           "direction, not imposed (Yotov et al. 2016)", quantity=DIRECTIONAL),
+    Design("staggered DiD, pooled effect of US agreements", "staggered DiD (Callaway-Sant'Anna), pooled",
+           "pre-period effects jointly zero (p >= 0.05)",
+           "many treated partners give valid inference, but it assumes the partner's effect equals the average "
+           "of US agreements"),
+    Design("event study against control partners", "event study",
+           "leads jointly zero (p >= 0.05)",
+           "two-way fixed effects with one treated unit: clustered errors rest on one treated cluster"),
+    Design("gravity with one agreement term", "gravity PPML: ",
+           "lead terms jointly zero (p >= 0.05); pair effects required",
+           "one coefficient for both directions fixes the sign of the balance effect"),
+    Design("synthetic control on shares", "synthetic control",
+           "placebo-in-space p-value <= 0.10 for both flows",
+           "no interval of its own; the placebo rank is its only inference"),
+    Design("product difference-in-differences", "product difference-in-differences",
+           "pre-period effects jointly zero (not estimated: not tested)",
+           "product-group effects on the Comtrade basis, imports CIF"),
+    Design("trade equations", "trade equations",
+           "long-run relation supported (see notebook 05)",
+           "an agreement step in macro trade equations, identified from one break in a time series"),
+)
+#: The one headline rule, stated where the rule is applied and printed with the headline.
+HEADLINE_RULE = ("the estimate of the highest-ranked design (DESIGNS order) whose own diagnostics passed and "
+                 "which carries a 95% confidence interval, with that interval")
+
+
+def design_of(estimator: str, quantity: str = AGREEMENT) -> tuple[int, Design] | tuple[None, None]:
+    """The rank (0 = best) and design of an estimate, by its quantity and the longest matching prefix
+    of its estimator's name."""
+    hits = [(len(d.prefix), i, d) for i, d in enumerate(DESIGNS)
+            if str(estimator).startswith(d.prefix) and quantity == d.quantity]
+    if not hits:
+        return None, None
+    _, rank, design = max(hits)
+    return rank, design
 
 
 def _rows(est: pd.DataFrame, quantity: str, period: str | None = None, estimator: str | None = None) -> pd.DataFrame:
@@ -44,33 +132,103 @@ def _one(est: pd.DataFrame, quantity: str, period: str | None = None, estimator:
 def agreement_estimates(est: pd.DataFrame, study: Study, year: int | None = None) -> pd.DataFrame:
     """Every estimate of the agreement's effect on the US balance in ``year`` (default: the
     compare year), US$ bn: ``estimator, estimate, interval, ci_low, ci_high, diagnostics,
-    diagnostics_detail, notebook``. The trade equations' agreement indicator (notebook 05)
-    measures the effect on the base-to-compare change and is listed with them."""
+    diagnostics_detail, notebook, design, rank`` (rank 0 = best design, :data:`DESIGNS`).
+    The trade equations' agreement indicator (notebook 05) measures the effect on the
+    base-to-compare change and is listed with them; directional gravity estimates (one agreement
+    term per direction) are listed beside the one-term ones."""
     year = study.compare_year if year is None else year
     span = f"{study.base_year}->{study.compare_year}"
-    rows = pd.concat([_rows(est, AGREEMENT, str(year)),
-                      _rows(est, "agreement effect on the balance change", span)], ignore_index=True)
+    rows = pd.concat([_rows(est, AGREEMENT, str(year)), _rows(est, DIRECTIONAL, str(year))]
+                     + ([_rows(est, "agreement effect on the balance change", span)] if year == study.compare_year else []),
+                     ignore_index=True)
     if study.has_agreement and study.base_year >= study.entry.year and year == study.compare_year:
         # the base year is already treated: the agreement's part of the change is its effect in the
         # compare year minus its effect in the base year (no interval: the two are not independent)
-        base = _rows(est, AGREEMENT, str(study.base_year)).set_index("estimator")["value"]
-        at_compare = rows[rows["quantity"] == AGREEMENT]
-        rows = at_compare[at_compare["estimator"].isin(base.index)].copy()
-        rows["value"] = rows["value"].to_numpy() - base.reindex(rows["estimator"]).to_numpy()
+        base = pd.concat([_rows(est, AGREEMENT, str(study.base_year)), _rows(est, DIRECTIONAL, str(study.base_year))])
+        base = base.set_index(["quantity", "estimator"])["value"]
+        at_compare = rows[rows["quantity"].isin([AGREEMENT, DIRECTIONAL])]
+        keys = pd.MultiIndex.from_frame(at_compare[["quantity", "estimator"]])
+        rows = at_compare[keys.isin(base.index)].copy()
+        rows["value"] = rows["value"].to_numpy() - base.reindex(pd.MultiIndex.from_frame(rows[["quantity", "estimator"]])).to_numpy()
         rows[["low", "high"]] = np.nan
         rows["interval"] = "none"
     out = rows.rename(columns={"value": "estimate", "low": "ci_low", "high": "ci_high"})
+    ranked = [design_of(e, q) for e, q in zip(out["estimator"], out["quantity"], strict=True)]
+    out["design"] = [d.name if d is not None else "unranked" for _, d in ranked]
+    out["rank"] = [r if r is not None else len(DESIGNS) for r, _ in ranked]
+    out = out.sort_values(["rank", "estimator"], kind="stable")
     return out[["estimator", "estimate", "interval", "ci_low", "ci_high", "diagnostics", "diagnostics_detail",
-                "notebook"]].reset_index(drop=True)
+                "notebook", "design", "rank"]].reset_index(drop=True)
+
+
+def _why_not(r) -> str:
+    """Why an estimate (a row of :func:`agreement_estimates`) is not the headline."""
+    if r.diagnostics == "passed":
+        return f"{r.estimator} (passed, but no 95% interval)"
+    return f"{r.estimator} ({r.diagnostics}" + (f": {r.diagnostics_detail})" if r.diagnostics_detail else ")")
+
+
+def headline(agreement: pd.DataFrame) -> dict:
+    """The agreement's effect by the rule :data:`HEADLINE_RULE`.
+
+    Parameters
+    ----------
+    agreement : DataFrame
+        :func:`agreement_estimates`.
+
+    Returns
+    -------
+    dict
+        ``estimator, design, estimate, ci_low, ci_high, interval, notebook, rule, reason``; the
+        estimate is NaN (and ``design`` None) when no design passes its diagnostics with a 95%
+        interval, and ``reason`` then says why each candidate was set aside.
+    """
+    eligible = agreement[(agreement["diagnostics"] == "passed") & (agreement["interval"] == "95% CI")
+                         & agreement[["ci_low", "ci_high"]].notna().all(axis=1)]
+    eligible = eligible[eligible["rank"] < len(DESIGNS)].sort_values(["rank", "estimator"], kind="stable")
+    if len(eligible):
+        best = eligible.iloc[0]
+        passed_better = agreement[(agreement["rank"] < best["rank"])]
+        reason = (f"design ranked {int(best['rank']) + 1} of {len(DESIGNS)}, {best['design']}, passes its check "
+                  f"({DESIGNS[int(best['rank'])].check})")
+        if len(passed_better):
+            reason += "; set aside from better-ranked designs: " + "; ".join(
+                _why_not(r) for r in passed_better.itertuples())
+        return {"estimator": best["estimator"], "design": best["design"], "estimate": float(best["estimate"]),
+                "ci_low": float(best["ci_low"]), "ci_high": float(best["ci_high"]), "interval": "95% CI",
+                "notebook": best["notebook"], "rule": HEADLINE_RULE, "reason": reason}
+    reason = "no design passes its own diagnostics with a 95% interval" + (
+        ": " + "; ".join(_why_not(r) for r in agreement.itertuples()) if len(agreement)
+        else ": no estimate of the agreement's effect")
+    return {"estimator": None, "design": None, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+            "interval": "none", "notebook": None, "rule": HEADLINE_RULE, "reason": reason}
+
+
+def robustness(agreement: pd.DataFrame, chosen: dict | None = None) -> pd.DataFrame:
+    """The specification curve: every estimate of the agreement's effect, sorted by value, with
+    its design and rank, its interval and the interval's kind, whether it passed its diagnostics
+    (and which check failed), whether the interval excludes zero, and which one is the headline."""
+    chosen = headline(agreement) if chosen is None else chosen
+    out = agreement.copy()
+    out["check"] = [DESIGNS[r].check if r < len(DESIGNS) else "none" for r in out["rank"]]
+    with_ci = out["interval"] == "95% CI"
+    out["excludes zero"] = np.where(with_ci, (out["ci_low"] > 0) | (out["ci_high"] < 0), np.nan)
+    out["excludes zero"] = out["excludes zero"].map({1.0: "yes", 0.0: "no"}).fillna("no interval")
+    out["headline"] = out["estimator"].eq(chosen["estimator"]) & out["design"].eq(chosen["design"])
+    out = out.sort_values("estimate", kind="stable").reset_index(drop=True)
+    return out[["estimate", "ci_low", "ci_high", "interval", "design", "rank", "estimator", "diagnostics",
+                "check", "diagnostics_detail", "excludes zero", "headline", "notebook"]]
 
 
 def attribution(est: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The change in the US goods balance between the study's base and compare years (US$ bn,
-    Census) attributed to macro drivers, the agreement (median and range across
-    estimators), autos beyond the agreement, and the residual.
+    Census) attributed to macro drivers, the agreement (the headline design by :func:`headline`,
+    with its own 95% interval), autos beyond the agreement, and the residual.
 
     Returns the attribution table (``usd_bn, interval, low, high, notebook`` by component)
-    and the agreement estimates it summarises.
+    and the agreement estimates the headline was chosen from. When no design passes its
+    diagnostics the agreement row is left out (its part stays in the residual) and the table's
+    ``attrs["agreement"]`` says why.
 
     Raises
     ------
@@ -90,10 +248,10 @@ def attribution(est: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, pd.DataF
         if r is not None:
             rows.append((label, r["value"], r["interval"], r["low"], r["high"], r["notebook"]))
     agreement = agreement_estimates(est, study)
-    if len(agreement):
-        rows.append((AGREEMENT_ROW, float(agreement["estimate"].median()), "range across estimators",
-                     float(agreement["estimate"].min()), float(agreement["estimate"].max()),
-                     ", ".join(sorted(set(agreement["notebook"])))))
+    chosen = headline(agreement)
+    if chosen["design"] is not None:
+        rows.append((AGREEMENT_ROW, chosen["estimate"], chosen["interval"], chosen["ci_low"], chosen["ci_high"],
+                     chosen["notebook"]))
     autos = _one(est, AUTOS_QUANTITY, span)
     if autos is not None:
         did = _one(est, "agreement effect on the autos balance", str(study.compare_year))
@@ -108,6 +266,7 @@ def attribution(est: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, pd.DataF
     rows.append((TOTAL, total, "none", np.nan, np.nan, "01"))
     table = pd.DataFrame(rows, columns=["component"] + ATTRIBUTION_COLUMNS).set_index("component")
     table[["usd_bn", "low", "high"]] = table[["usd_bn", "low", "high"]].astype(float)
+    table.attrs["agreement"] = chosen
     return table, agreement
 
 
@@ -124,7 +283,7 @@ def attribution_rows(table: pd.DataFrame, study: Study) -> list[dict]:
 #: the figure is about when its text does not name it: a declared fact of the benchmark, not a rule).
 LITERATURE = {
     "usitc2016_korus_balance_effect": ("agreement_balance_2015",
-                                       "USITC: economy-wide CGE/gravity simulation, merchandise balance, 2015; ours: effect on the bilateral balance, median and range of our estimators", None),
+                                       "USITC: economy-wide CGE/gravity simulation, merchandise balance, 2015; ours: effect on the bilateral balance", None),
     "usitc2007_exports_effect": ("gravity_exports", "USITC 2007: ex-ante, tariff cuts only, at full implementation; ours: ex-post, all channels, compare year", None),
     "usitc2007_imports_effect": ("gravity_imports", "as above, US imports", None),
     "russ_swenson_diversion_2013": ("event_imports_2013", "Russ and Swenson: diversion towards Korea by product; ours: all US imports from the partner vs controls", "KOR"),
@@ -157,8 +316,11 @@ def _ours(est: pd.DataFrame, study: Study) -> dict[str, tuple[float, float, floa
         return (float(sub["value"].mean()), float(sub["low"].mean()), float(sub["high"].mean())) if len(sub) else None
 
     income = _one(est, "income elasticity of US imports")
+    in_2015 = agreement_estimates(est, study, 2015)
+    chosen = headline(in_2015)
     return {
-        "agreement_balance_2015": _summary(_rows(est, AGREEMENT, "2015")),
+        "agreement_balance_2015": ((chosen["estimate"], chosen["ci_low"], chosen["ci_high"]) if chosen["design"]
+                                   else _summary(in_2015.rename(columns={"estimate": "value"}))),
         "gravity_exports": _summary(est[gravity & (est["quantity"] == "agreement effect on US exports") & (est["period"] == compare)]),
         "gravity_imports": _summary(est[gravity & (est["quantity"] == "agreement effect on US imports") & (est["period"] == compare)]),
         "event_imports_2013": at(ols_imports, "2013"),
@@ -183,6 +345,10 @@ def literature(est: pd.DataFrame, benchmarks: pd.DataFrame, study: Study) -> pd.
         if about not in ("any", study.partner):
             continue
         value, low, high = ours[key]
+        if key == "agreement_balance_2015":
+            chosen = headline(agreement_estimates(est, study, 2015))
+            note = note + (f" (the headline design, {chosen['estimator']}, 95% CI)" if chosen["design"]
+                           else " (no design passes its checks: median and range across the estimators)")
         b = bm.loc[bid]
         rows.append({"published": b["quantity"], "period": b["period"], "unit": b["unit"],
                      "published value": (b["value_low"] + b["value_high"]) / 2, "published low": b["value_low"],
@@ -191,6 +357,49 @@ def literature(est: pd.DataFrame, benchmarks: pd.DataFrame, study: Study) -> pd.
     return pd.DataFrame(rows, columns=["published", "period", "unit", "published value", "published low",
                                        "published high", "ours", "ours low", "ours high",
                                        "difference in definitions", "source"])
+
+
+def _agreement_sentences(agreement: pd.DataFrame, chosen: dict, study: Study) -> list[str]:
+    """The agreement's effect in words: the headline by the rule, then the intervals of every
+    design and whether the designs that pass their checks agree (intervals, not point counts)."""
+    what = "the hypothetical agreement (a placebo date)" if study.hypothetical else "the agreement"
+    compare = study.compare_year
+    out = []
+    if chosen["design"] is not None:
+        zero = ("excludes zero" if chosen["ci_low"] > 0 or chosen["ci_high"] < 0 else "includes zero")
+        out.append(f"By the headline rule ({HEADLINE_RULE}), the effect of {what} on the {compare} US balance is "
+                   f"{chosen['estimate']:+.1f} bn (95% CI {chosen['ci_low']:+.1f} to {chosen['ci_high']:+.1f}; the "
+                   f"interval {zero}), from the {chosen['design']} ({chosen['estimator']}, notebook {chosen['notebook']}).")
+    else:
+        out.append(f"No design passes its own diagnostics with a 95% interval, so the study states no headline effect of "
+                   f"{what}: its part of the change stays in the residual, and the robustness table lists every "
+                   "estimate with the check it failed.")
+    n = len(agreement)
+    status = agreement["diagnostics"].value_counts()
+    with_ci = agreement[(agreement["interval"] == "95% CI") & agreement[["ci_low", "ci_high"]].notna().all(axis=1)]
+    sentence = (f"Of the {n} estimates, {status.get('passed', 0)} pass their diagnostics, {status.get('failed', 0)} fail "
+                f"them and {status.get('not tested', 0)} are not tested; ")
+    if len(with_ci):
+        sentence += (f"the 95% intervals of the {len(with_ci)} with one span {with_ci['ci_low'].min():+.1f} to "
+                     f"{with_ci['ci_high'].max():+.1f} bn.")
+    else:
+        sentence += "none carries a 95% interval."
+    out.append(sentence)
+    passing = with_ci[with_ci["diagnostics"] == "passed"]
+    if len(passing) >= 2:
+        lo, hi = float(passing["ci_low"].max()), float(passing["ci_high"].min())
+        out.append(f"The {len(passing)} designs that pass their checks agree: their intervals overlap from {lo:+.1f} to "
+                   f"{hi:+.1f} bn." if lo <= hi else
+                   f"The {len(passing)} designs that pass their checks disagree: their intervals do not all overlap "
+                   f"(the highest lower bound is {lo:+.1f} bn, the lowest upper bound {hi:+.1f} bn).")
+    spread_rows = agreement.dropna(subset=["estimate"])
+    if len(spread_rows) >= 2:
+        lo_r = spread_rows.loc[spread_rows["estimate"].idxmin()]
+        hi_r = spread_rows.loc[spread_rows["estimate"].idxmax()]
+        out.append(f"The estimates run from {lo_r['estimate']:+.1f} bn ({lo_r['estimator']}: {lo_r['diagnostics']}) to "
+                   f"{hi_r['estimate']:+.1f} bn ({hi_r['estimator']}: {hi_r['diagnostics']}); the designs differ in the "
+                   "comparison they make (control partners, all other pairs, or the partner's own history).")
+    return out
 
 
 def findings(attrib: pd.DataFrame, agreement: pd.DataFrame, lit: pd.DataFrame, est: pd.DataFrame, study: Study,
@@ -231,23 +440,7 @@ def findings(attrib: pd.DataFrame, agreement: pd.DataFrame, lit: pd.DataFrame, e
                    f"(95% interval {macro_imports['low']:.0%} to {macro_imports['high']:.0%}); the data hold no "
                    f"demand series for {partner}, so the export side is not explained.")
     if len(agreement):
-        n = len(agreement)
-        neg = int((agreement["estimate"] < 0).sum())
-        passed = int((agreement["diagnostics"] == "passed").sum())
-        failed = int((agreement["diagnostics"] == "failed").sum())
-        has_ci = agreement["interval"] == "95% CI"
-        excl = int((has_ci & ((agreement["ci_low"] > 0) | (agreement["ci_high"] < 0))).sum())
-        what = "the hypothetical agreement (a placebo date)" if study.hypothetical else "the agreement"
-        out.append(f"The {n} estimates of the effect of {what} on the {compare} balance range from "
-                   f"{agreement['estimate'].min():+.1f} to {agreement['estimate'].max():+.1f} bn (median "
-                   f"{agreement['estimate'].median():+.1f}); {neg} of {n} point estimates say the agreement widened "
-                   f"the deficit, {excl} of the {int(has_ci.sum())} with a 95% interval exclude zero, and {failed} "
-                   f"fail their own diagnostics ({passed} pass, {n - passed - failed} not tested).")
-        spread = agreement["estimate"].max() - agreement["estimate"].min()
-        lo = agreement.loc[agreement["estimate"].idxmin(), "estimator"]
-        hi = agreement.loc[agreement["estimate"].idxmax(), "estimator"]
-        out.append(f"The estimators disagree by {spread:.1f} bn: the lowest is {lo}, the highest {hi}; they differ in the "
-                   "comparison they make (control partners, all other pairs, or the partner's own history).")
+        out += _agreement_sentences(agreement, attrib.attrs.get("agreement") or headline(agreement), study)
     pre = est[est["quantity"] == "pre-trend p-value"]
     if len(pre):
         worst = float(pre["value"].min())
@@ -264,7 +457,11 @@ def findings(attrib: pd.DataFrame, agreement: pd.DataFrame, lit: pd.DataFrame, e
                    f"2015 estimates ({row['ours low']:+.1f} to {row['ours high']:+.1f} bn); the USITC simulated the "
                    "economy-wide counterfactual, ours measure bilateral flows ex post.")
     if RESIDUAL in attrib.index and len(attrib) > 2:
-        out.append(f"What the macro drivers, the agreement (median) and autos beyond it leave unexplained is "
+        agreement_part = "the agreement (headline design)" if AGREEMENT_ROW in attrib.index else "autos"
+        out.append(f"What the macro drivers, {agreement_part} and autos beyond it leave unexplained is "
+                   f"{attrib.loc[RESIDUAL, 'usd_bn']:+.1f} bn."
+                   if AGREEMENT_ROW in attrib.index else
+                   f"What the macro drivers and autos leave unexplained, the agreement's part included, is "
                    f"{attrib.loc[RESIDUAL, 'usd_bn']:+.1f} bn.")
     if services and len(services.get("years", [])) >= 2 and np.isfinite(services.get("growth", np.nan)):
         out.append(f"US services exports to {partner} (published figures, {services['years'][0]}-{services['years'][-1]}) "
