@@ -82,6 +82,28 @@ def test_dollar_effects_by_hand():
     assert out.loc[2012, "balance_effect"] == pytest.approx(out.loc[2012, "exports_effect"] - actual_m / 2)
 
 
+def test_mean_dollar_effect_keeps_the_covariances():
+    panel = simulated_panel(effect=0.0, seed=1, n_partners=6)
+    names = ["ev_p0", "ev_p1"]
+    table = pd.DataFrame({"event_time": [-1, 0, 1], "estimate": [0.0, 0.2, 0.3], "se": [0.0, 0.1, 0.2]})
+    vcov = pd.DataFrame([[0.01, 0.015], [0.015, 0.04]], index=names, columns=names)  # correlation 0.75
+    fake = {f: effects.EventStudyResult(table, {}, 0, 0, "ols", f, vcov) for f in ("exports", "imports")}
+    got = effects.mean_dollar_effect(panel, "P00", ENTRY, fake, "imports_effect", [2012, 2013], unit=1.0)
+    y = panel.set_index(["partner", "year"]).loc["P00", "imports"]
+    mean = (y[2012] * (1 - np.exp(-0.2)) + y[2013] * (1 - np.exp(-0.3))) / 2
+    g = np.array([y[2012] * np.exp(-0.2), y[2013] * np.exp(-0.3)]) / 2
+    assert got["estimate"] == pytest.approx(mean)
+    assert got["se"] == pytest.approx(np.sqrt(g @ vcov.to_numpy() @ g))
+    # independence across years (the old shortcut) would understate it with a positive correlation
+    assert got["se"] > np.sqrt(g[0] ** 2 * 0.01 + g[1] ** 2 * 0.04)
+    assert got["ci_high"] - got["estimate"] == pytest.approx(got["se"] * 1.959963984540054)
+    balance = effects.mean_dollar_effect(panel, "P00", ENTRY, fake, "balance_effect", [2012, 2013], unit=1.0)
+    x = panel.set_index(["partner", "year"]).loc["P00", "exports"]
+    assert balance["estimate"] == pytest.approx((x[2012] * (1 - np.exp(-0.2)) + x[2013] * (1 - np.exp(-0.3))) / 2 - mean)
+    with pytest.raises(effects.EffectsError, match="quantity 'trade'"):
+        effects.mean_dollar_effect(panel, "P00", ENTRY, fake, "trade", [2012])
+
+
 def test_product_did_recovers_group_effects():
     rng = np.random.default_rng(11)
     rows = []

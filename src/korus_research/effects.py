@@ -198,7 +198,7 @@ def event_study(panel: pd.DataFrame, treated: str, entry: pd.Timestamp, outcome:
     else:
         raise EffectsError(f"method {method!r}: choose 'ols' or 'ppml'")
     coef, se = fit.coef(), fit.se()
-    vcov = pd.DataFrame(fit._vcov, index=coef.index, columns=coef.index)
+    vcov = coefficient_vcov(fit, coef.index)
     z = stats.norm.ppf(0.5 + level / 2)
     rows = []
     for k in range(window[0], window[1] + 1):
@@ -214,7 +214,28 @@ def event_study(panel: pd.DataFrame, treated: str, entry: pd.Timestamp, outcome:
     leads = [_dummy_name(k) for k in range(window[0], reference) if _dummy_name(k) in coef.index]
     pretrend = wald_test(coef[leads].to_numpy(), vcov.loc[leads, leads].to_numpy(),
                          df2=data["partner"].nunique() - 1)
-    return EventStudyResult(table, pretrend, int(fit._N), int(data["partner"].nunique()), method, outcome, vcov)
+    return EventStudyResult(table, pretrend, observations_used(fit), int(data["partner"].nunique()), method, outcome, vcov)
+
+
+def observations_used(fit) -> int:
+    """Observations a pyfixest model used (after dropping singletons, separation and missing values):
+    the length of its residuals (public API)."""
+    return len(fit.resid())
+
+
+def coefficient_vcov(fit, names: pd.Index) -> pd.DataFrame:
+    """The coefficients' variance matrix of a pyfixest model.
+
+    pyfixest (0.60) has no public accessor for the matrix: ``vcov()`` re-sets the variance type,
+    and ``tidy()`` / ``confint()`` give only its diagonal. The event-study dollar effects need the
+    covariances (a mean over years of correlated coefficients), so this one function reads the
+    model's stored matrix and checks it against the public standard errors.
+    """
+    matrix = pd.DataFrame(np.asarray(fit._vcov), index=names, columns=names)
+    if not np.allclose(np.sqrt(np.diag(matrix)), fit.se().reindex(names).to_numpy(), rtol=1e-8, equal_nan=True):
+        raise EffectsError("pyfixest's stored variance matrix does not match its standard errors: check the "
+                           "pyfixest version against constraints.txt")
+    return matrix
 
 
 def wald_test(beta: np.ndarray, vcov: np.ndarray, df2: int) -> dict:
@@ -336,7 +357,8 @@ def product_did(panel: pd.DataFrame, treated: str, entry: pd.Timestamp, method: 
                      "pct_effect": np.expm1(b) * 100,
                      "n_chapters": panel.loc[panel["group"] == g, "hs2"].nunique()})
     out = pd.DataFrame(rows)
-    out.attrs.update(nobs=int(fit._N), rows_in=len(data), dropped=len(data) - int(fit._N), method=method)
+    nobs = observations_used(fit)
+    out.attrs.update(nobs=nobs, rows_in=len(data), dropped=len(data) - nobs, method=method)
     return out
 
 
@@ -465,25 +487,72 @@ BENCHMARK_EFFECTS: dict[str, tuple[str, str, list[int]]] = {
 }
 
 
-def compare_effects_with_benchmarks(dollars: pd.DataFrame, benchmarks: pd.DataFrame, partner: str,
-                                    label: str) -> pd.DataFrame:
-    """Our dollar effects (:func:`dollar_effects`, US$ bn) beside the published estimates.
+def mean_dollar_effect(panel: pd.DataFrame, treated: str, entry: pd.Timestamp,
+                       results: dict[str, EventStudyResult], quantity: str, years: list[int],
+                       level: float = 0.95, unit: float = 1e3) -> dict:
+    """The mean over ``years`` of the event study's dollar effect (:func:`dollar_effects`) with
+    a delta-method interval that keeps the covariances of the event-time coefficients.
 
-    Only benchmarks about ``partner`` whose years are all in ``dollars`` are shown.
+    For a flow, ``mean = (1/n) sum_t y_t (1 - exp(-b_k(t)))``; its gradient in ``b_k`` is
+    ``(1/n) sum_{t: k(t)=k} y_t exp(-b_k)`` and its variance ``g' V g`` with ``V`` the
+    coefficients' clustered variance matrix. ``balance_effect`` is the export mean minus the import
+    mean, its variance the sum of the two (the equations are estimated separately; stated, not tested).
+
+    Returns
+    -------
+    dict
+        ``estimate, se, ci_low, ci_high, years``.
     """
+    if quantity not in ("exports_effect", "imports_effect", "balance_effect"):
+        raise EffectsError(f"quantity {quantity!r}: choose 'exports_effect', 'imports_effect' or 'balance_effect'")
+    if not years:
+        raise EffectsError("no year of the agreement's effect to average over")
+    rows = panel[panel["partner"] == treated].set_index("year")
+    missing = [y for y in years if y not in rows.index]
+    if missing:
+        raise EffectsError(f"years {missing} not in the panel for {treated}")
+    flows = [quantity.removesuffix("_effect")] if quantity != "balance_effect" else ["exports", "imports"]
+    total, variance = 0.0, 0.0
+    for flow in flows:
+        res = results[flow]
+        coefficients = res.coefficients.set_index("event_time")["estimate"]
+        names = res.vcov.index
+        gradient = pd.Series(0.0, index=names)
+        mean = 0.0
+        for year in years:
+            k = min(max(year - entry.year, coefficients.index.min()), coefficients.index.max())
+            b = float(coefficients.loc[k])
+            actual = rows.loc[year, flow] / unit
+            mean += actual * (1 - np.exp(-b)) / len(years)
+            if _dummy_name(k) in gradient.index:
+                gradient[_dummy_name(k)] += actual * np.exp(-b) / len(years)
+        sign = -1.0 if (quantity == "balance_effect" and flow == "imports") else 1.0
+        total += sign * mean
+        variance += float(gradient @ res.vcov.to_numpy() @ gradient)
+    z = stats.norm.ppf(0.5 + level / 2)
+    se = float(np.sqrt(variance))
+    return {"estimate": total, "se": se, "ci_low": total - z * se, "ci_high": total + z * se,
+            "years": f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])}
+
+
+def compare_effects_with_benchmarks(panel: pd.DataFrame, treated: str, entry: pd.Timestamp,
+                                    results: dict[str, EventStudyResult], benchmarks: pd.DataFrame,
+                                    label: str, level: float = 0.95) -> pd.DataFrame:
+    """Our dollar effects (US$ bn; means over several years by :func:`mean_dollar_effect`) beside
+    the published estimates. Only benchmarks about ``treated`` whose years are all in the panel
+    are shown."""
     rows = []
     published = benchmarks.set_index("id")
+    have = set(panel.loc[panel["partner"] == treated, "year"])
     for bid, (who, quantity, years) in BENCHMARK_EFFECTS.items():
-        if who != partner.upper() or bid not in published.index or not set(years) <= set(dollars.index):
+        if who != treated.upper() or bid not in published.index or not set(years) <= have:
             continue
         b = published.loc[bid]
-        ours = dollars.loc[years, quantity].mean()
-        se = np.sqrt((dollars.loc[years, f"{quantity}_se"] ** 2).sum()) / len(years)
+        ours = mean_dollar_effect(panel, treated, entry, results, quantity, years, level)
         rows.append({"published quantity": b["quantity"], "period": b["period"], "estimator": label,
-                     "ours": ours, "ours_ci_low": ours - 1.96 * se, "ours_ci_high": ours + 1.96 * se,
+                     "ours": ours["estimate"], "ours_ci_low": ours["ci_low"], "ours_ci_high": ours["ci_high"],
                      "published_low": b["value_low"], "published_high": b["value_high"],
-                     "our years": f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0]),
-                     "source": b["source"]})
+                     "our years": ours["years"], "source": b["source"]})
     return pd.DataFrame(rows)
 
 

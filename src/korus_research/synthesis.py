@@ -304,16 +304,18 @@ def _ours(est: pd.DataFrame, study: Study) -> dict[str, tuple[float, float, floa
     gravity = est["estimator"].str.startswith("gravity")
     ols = est[est["estimator"] == "event study (OLS)"]
     ols_imports = ols[ols["quantity"] == "agreement effect on US imports"].set_index("period")
-    ols_exports = ols[ols["quantity"] == "agreement effect on US exports"].set_index("period")
     effect_years = [str(y) for y in study.effect_years]
 
     def at(frame, year):
         return (float(frame.loc[year, "value"]), float(frame.loc[year, "low"]), float(frame.loc[year, "high"])) \
             if year in frame.index else None
 
-    def mean(frame):
-        sub = frame.reindex([y for y in effect_years if y in frame.index])
-        return (float(sub["value"].mean()), float(sub["low"].mean()), float(sub["high"].mean())) if len(sub) else None
+    def mean(flow):
+        # notebook 03 saves the mean over the effect years with its own interval (the years' coefficients
+        # are correlated): averaging the yearly bounds would not be an interval of the mean
+        span = f"{effect_years[0]}-{effect_years[-1]}" if effect_years else ""
+        row = _one(est, f"agreement effect on US {flow}, mean over the effect years", span, "event study (OLS)")
+        return (float(row["value"]), float(row["low"]), float(row["high"])) if row is not None else None
 
     income = _one(est, "income elasticity of US imports")
     in_2015 = agreement_estimates(est, study, 2015)
@@ -325,8 +327,8 @@ def _ours(est: pd.DataFrame, study: Study) -> dict[str, tuple[float, float, floa
         "gravity_imports": _summary(est[gravity & (est["quantity"] == "agreement effect on US imports") & (est["period"] == compare)]),
         "event_imports_2013": at(ols_imports, "2013"),
         "event_imports_2014": at(ols_imports, "2014"),
-        "event_imports_avg": mean(ols_imports),
-        "event_exports_avg": mean(ols_exports),
+        "event_imports_avg": mean("imports"),
+        "event_exports_avg": mean("exports"),
         "income_elasticity": (float(income["value"]), np.nan, np.nan) if income is not None else None,
     }
 
