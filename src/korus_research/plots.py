@@ -6,6 +6,7 @@ so that the HTML report can show every figure.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -298,4 +299,46 @@ def estimates_beside_published(estimates: pd.DataFrame, published: float | None,
     ax.set_xlabel("effect on the US balance, US$ billion")
     ax.set_title(title)
     fig.tight_layout()
+    return fig
+
+
+#: Colours of the diagnostics in the specification curve.
+DIAGNOSTIC_COLOURS = {"passed": "#1b7837", "failed": "#b2182b", "not tested": "#737373"}
+
+
+def specification_curve(curve: pd.DataFrame, published: float | None, label: str, title: str,
+                        source: str = "Source: the study's estimate table (notebooks 03-05); Census, Comtrade, "
+                                      "gravity panels as listed in the report's provenance table.") -> plt.Figure:
+    """Every estimate of the agreement's effect, sorted (a specification curve: Simonsohn, Simmons
+    and Nelson 2020): point and 95% interval, coloured by whether the design passed its own
+    diagnostics, the headline circled, a published figure as a dashed line.
+
+    ``curve``: :func:`korus_research.synthesis.robustness`.
+    """
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(curve) + 2.4))
+    y = np.arange(len(curve))
+    for status, colour in DIAGNOSTIC_COLOURS.items():
+        rows = curve["diagnostics"] == status
+        if not rows.any():
+            continue
+        sub = curve[rows]
+        has = sub["interval"].eq("95% CI") & sub[["ci_low", "ci_high"]].notna().all(axis=1)
+        err = [(sub["estimate"] - sub["ci_low"]).where(has, 0).clip(lower=0),
+               (sub["ci_high"] - sub["estimate"]).where(has, 0).clip(lower=0)]
+        ax.errorbar(sub["estimate"], y[rows.to_numpy()], xerr=err, fmt="o", capsize=3, color=colour,
+                    label=f"diagnostics {status}")
+    if curve["headline"].any():
+        h = curve.index[curve["headline"]][0]
+        ax.plot(curve.loc[h, "estimate"], y[curve.index.get_loc(h)], "o", markersize=15, markerfacecolor="none",
+                markeredgecolor="black", label="headline (rule)")
+    ax.set_yticks(y, [textwrap.fill(str(e), 44) for e in curve["estimator"]], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    if published is not None:
+        ax.axvline(published, color="#2166ac", linestyle="--", label=label)
+    ax.set_xlabel("effect on the US goods balance, US$ billion (95% interval where the design gives one)")
+    ax.set_title(title, fontsize=11)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.text(0.01, 0.005, source, fontsize=7, color="#555555", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig

@@ -109,6 +109,21 @@ def _study_summary(report_dir: Path, study, store, figure_key: str) -> list[str]
         rel = chart.relative_to(report_dir).as_posix()
         out.append(f"<figure><img src='{html.escape(rel)}' alt='attribution chart'></figure>")
     out.append(_table(attribution.round(2)))
+    if store.has("synthesis_headline"):
+        chosen = store.load("synthesis_headline").iloc[0]
+        out.append(f"<h3>The agreement's effect: the headline rule</h3><p>Rule: {html.escape(str(chosen['rule']))}.</p>"
+                   f"<p>{html.escape(str(chosen['reason']))}.</p>")
+    if store.has("synthesis_robustness"):
+        curve = store.load("synthesis_robustness")
+        out.append(f"<h3>Robustness: every estimate of the agreement's effect ({partner}, US$ bn, "
+                   f"{study.compare_year} balance)</h3>")
+        spec = report_dir / "figures" / "06_joint_study" / figure_key / "agreement_estimates.png"
+        if spec.exists():
+            rel = spec.relative_to(report_dir).as_posix()
+            out.append(f"<figure><img src='{html.escape(rel)}' alt='specification curve of the agreement estimates'></figure>")
+        cols = ["estimate", "ci_low", "ci_high", "interval", "design", "estimator", "diagnostics", "check",
+                "diagnostics_detail", "headline"]
+        out.append(_table(curve[[c for c in cols if c in curve]].round(2)))
     if store.has("synthesis_literature"):
         lit = store.load("synthesis_literature")
         if len(lit):
