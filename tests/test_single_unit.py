@@ -98,36 +98,57 @@ def test_sdid_prop99_golden_value(prop99_fit):
     assert round(did, 1) == -27.3
 
 
-def test_sdid_estimate_is_the_weighted_double_difference(prop99, prop99_fit):
+@pytest.fixture(scope="module")
+def noisy_fit() -> tuple[pd.DataFrame, su.SDIDResult]:
+    panel = additive_panel(5, noise=0.08, n_controls=10)  # SYNTHETIC
+    return panel, su.synthetic_did(panel, "T", 2010, log=False, n_placebo=60, seed=3)
+
+
+def test_sdid_estimate_is_the_weighted_double_difference(noisy_fit):
     """Recompute tau from the package's reported unit and time weights and the raw data."""
-    wide = prop99.pivot(index="year", columns="partner", values="packs")
-    omega = prop99_fit.unit_weights.set_index("partner")["weight"]
-    lam = prop99_fit.time_weights.set_index("year")["weight"]
+    panel, fit = noisy_fit
+    wide = panel.pivot(index="year", columns="partner", values="imports")
+    omega = fit.unit_weights.set_index("partner")["weight"]
+    lam = fit.time_weights.set_index("year")["weight"]
     assert omega.sum() == pytest.approx(1, abs=1e-12) and lam.sum() == pytest.approx(1, abs=1e-12)
-    post = wide.index >= 1989
-    treated = wide.loc[post, "California"].mean() - lam @ wide.loc[lam.index, "California"]
+    post = wide.index >= 2010
+    treated = wide.loc[post, "T"].mean() - lam @ wide.loc[lam.index, "T"]
     controls = wide.loc[post, omega.index].mean() - lam @ wide.loc[lam.index, omega.index]
-    assert prop99_fit.estimate == pytest.approx(treated - omega @ controls, abs=1e-10)
+    assert fit.estimate == pytest.approx(treated - omega @ controls, abs=1e-10)
     # and the per-year effects average to it
-    assert prop99_fit.effects_by_year["effect"].mean() == pytest.approx(prop99_fit.estimate, abs=1e-10)
+    assert fit.effects_by_year["effect"].mean() == pytest.approx(fit.estimate, abs=1e-10)
 
 
-def test_sdid_placebo_enumeration_matches_the_packages_sampled_draws(prop99_fit):
+def test_sdid_placebo_enumeration_matches_the_packages_sampled_draws(noisy_fit):
     # Algorithm 4 with one treated unit draws one control as placebo: every sampled draw of
     # diff_diff equals one of our enumerated placebo effects (up to the Frank-Wolfe warm start)
     from diff_diff import SyntheticDiD
 
-    enumerated = prop99_fit.placebo["effect"].to_numpy()
-    assert len(enumerated) == 38 and prop99_fit.se == pytest.approx(enumerated.std(), rel=1e-12)
-    wide = pd.read_csv(PROP99, comment="#")
-    long = wide.melt(id_vars="year", var_name="partner", value_name="y")
-    long["d"] = (long["partner"] == "California").astype(int)
+    panel, fit = noisy_fit
+    enumerated = fit.placebo["effect"].to_numpy()
+    assert len(enumerated) == 10 and fit.se == pytest.approx(enumerated.std(), rel=1e-12)
+    long = panel.rename(columns={"imports": "y"}).assign(d=lambda f: (f["partner"] == "T").astype(int))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the package's pre-fit diagnostic
-        fit = SyntheticDiD(n_bootstrap=60, seed=3).fit(long, "y", "d", "partner", "year", post_periods=list(range(1989, 2001)))
-    gaps = np.abs(fit.variance_effects[:, None] - enumerated[None, :]).min(axis=1)
-    assert gaps.max() < 0.1  # placebo effects range over -32..15 packs
-    assert 0.5 < prop99_fit.se / fit.se < 2
+        sampled = SyntheticDiD(n_bootstrap=40, seed=3).fit(long, "y", "d", "partner", "year",
+                                                           post_periods=list(range(2010, 2016)))
+    gaps = np.abs(sampled.variance_effects[:, None] - enumerated[None, :]).min(axis=1)
+    assert gaps.max() < 0.02 * max(1.0, np.abs(enumerated).max())
+    assert 0.5 < fit.se / sampled.se < 2
+
+
+def test_placebo_in_time_finds_no_effect_before_entry_and_refuses_short_panels():
+    panel = additive_panel(5, noise=0.08, n_controls=10)  # SYNTHETIC: the effect starts in 2010
+    fake = su.placebo_in_time(panel, "T", 2010, shift=4, log=False, n_placebo=20)
+    assert fake.entry_year == 2006 and fake.effects_by_year["year"].max() == 2009
+    assert abs(fake.estimate) < 3 * fake.se + 1e-9 and fake.placebo_p_value > 0.05
+    # a panel whose effect started earlier than the stated entry fails the check
+    early = additive_panel(5, noise=0.0, n_controls=10, entry=2007)
+    assert su.placebo_in_time(early, "T", 2010, shift=3, log=False, n_placebo=20).estimate == pytest.approx(0.3, abs=1e-8)
+    with pytest.raises(ParameterError, match="shift"):
+        su.placebo_in_time(panel, "T", 2010, shift=9, log=False)
+    with pytest.raises(ParameterError, match="shift"):
+        su.placebo_in_time(panel, "T", 2010, shift=0, log=False)
 
 
 def test_sdid_recovers_a_known_effect_exactly():

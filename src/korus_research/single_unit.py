@@ -341,6 +341,42 @@ def synthetic_did(panel: pd.DataFrame, treated: str, entry_year: int, outcome: s
                       n_placebo=int(n_placebo), pre_fit_rmse=float(fit.pre_treatment_fit), notes=notes)
 
 
+def placebo_in_time(panel: pd.DataFrame, treated: str, entry_year: int, outcome: str = "imports", *,
+                    shift: int = 4, log: bool = True, n_placebo: int = N_PLACEBO, seed: int = DEFAULT_SEED,
+                    level: float = 0.95) -> SDIDResult:
+    """Synthetic DiD at a fake entry date ``shift`` years before the real one, on the years
+    before the real entry only: the design's falsification check. With parallel weighted
+    pre-trends the fake "effect" is zero; a placebo p-value below 0.05 means the weights do
+    not make the controls a credible counterfactual even before the agreement.
+
+    Parameters
+    ----------
+    shift : int
+        Years between the fake and the real entry (at least 1; at least two years must remain
+        before the fake entry).
+
+    Returns
+    -------
+    SDIDResult
+        With ``entry_year`` the fake one.
+
+    References
+    ----------
+    Arkhangelsky, D., Athey, S., Hirshberg, D. A., Imbens, G. W. and Wager, S. (2021).
+        Synthetic difference-in-differences. American Economic Review 111(12), 4088-4118.
+    Abadie, A. (2021). Using synthetic controls: feasibility, data requirements, and
+        methodological aspects. Journal of Economic Literature 59(2), 391-425 (in-time placebos).
+    """
+    if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 1:
+        raise ParameterError("shift", shift, "a whole number of years >= 1")
+    before = panel[panel["year"] < entry_year]
+    fake = int(entry_year) - int(shift)
+    if before["year"].nunique() == 0 or fake - int(before["year"].min()) < 2:
+        raise ParameterError("shift", shift, f"a shift leaving at least two years before the fake entry "
+                             f"(the panel starts in {int(panel['year'].min())}, entry {entry_year})")
+    return synthetic_did(before, treated, fake, outcome, log=log, n_placebo=n_placebo, seed=seed, level=level)
+
+
 def _delta_balance(x: float, m: float, ax: float, am: float, px: np.ndarray, pm: np.ndarray) -> tuple[float, float]:
     """``B = x(1 - e^-ax) - m(1 - e^-am)`` and its delta-method standard error from the paired
     placebo effects ``px``, ``pm`` (their covariance, ``ddof=0``)."""
