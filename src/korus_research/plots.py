@@ -342,3 +342,81 @@ def specification_curve(curve: pd.DataFrame, published: float | None, label: str
     fig.text(0.01, 0.005, source, fontsize=7, color="#555555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
+
+
+def forest_plot(table: pd.DataFrame, pooled=None, highlight: str | None = "KOR", title: str = "",
+                xlabel: str = "effect (log points), 95% interval", source: str = "",
+                pooled_label: str = "pooled effect of US agreements") -> plt.Figure:
+    """Forest plot: one row per agreement partner (estimate and interval), the pooled effect
+    as a separate row and a vertical line, the ``highlight`` partner in red.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``partner, estimate, ci_low, ci_high``; optional ``agreement`` and ``cohort_label``
+        (shown in the row label) and ``note`` (shown for a row without an estimate, e.g. a
+        partner excluded from the panel). Rows are drawn top to bottom in table order.
+    pooled : mapping or Series, optional
+        ``estimate, ci_low, ci_high`` of the pooled effect (e.g. ``CSResult.pooled``).
+    highlight : str, optional
+        Partner drawn in red with a bold label.
+    title, xlabel : str
+        The x label should state the units.
+    source : str
+        The ``Source:`` line under the figure (``StaggeredPanel.source_line()``).
+
+    Returns
+    -------
+    Figure
+    """
+    rows = table.reset_index(drop=True)
+    n = len(rows) + (2 if pooled is not None else 0)
+    fig, ax = plt.subplots(figsize=(9, 0.34 * n + 2.2))
+    labels, ypos = [], []
+    for i, row in rows.iterrows():
+        label = str(row["partner"])
+        if "agreement" in rows and isinstance(row.get("agreement"), str) and row["agreement"]:
+            label += f"  {row['agreement']}"
+        if "cohort_label" in rows and isinstance(row.get("cohort_label"), str) and row["cohort_label"]:
+            label += f" ({row['cohort_label']})"
+        labels.append(label)
+        ypos.append(i)
+        is_hl = highlight is not None and row["partner"] == highlight
+        color = "firebrick" if is_hl else "navy"
+        if pd.notna(row["estimate"]):
+            low = row["estimate"] - row["ci_low"] if pd.notna(row["ci_low"]) else 0.0
+            high = row["ci_high"] - row["estimate"] if pd.notna(row["ci_high"]) else 0.0
+            ax.errorbar(row["estimate"], i, xerr=[[max(low, 0.0)], [max(high, 0.0)]], fmt="s" if is_hl else "o",
+                        color=color, capsize=3, markersize=6 if is_hl else 4, linewidth=2 if is_hl else 1.2)
+        else:
+            note = row.get("note", "") if "note" in rows else ""
+            text = f"not estimated{': ' + str(note) if isinstance(note, str) and note else ''}"
+            ax.annotate(textwrap.shorten(text, 90), xy=(0, i), xycoords=("axes fraction", "data"), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=7, color="dimgrey",
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+    if pooled is not None:
+        y = len(rows) + 0.8
+        ax.axhline(len(rows) - 0.1, color="grey", linewidth=0.6)
+        est, low, high = float(pooled["estimate"]), float(pooled["ci_low"]), float(pooled["ci_high"])
+        ax.fill_betweenx([y - 0.3, y + 0.3], low, high, color="darkorange", alpha=0.35)
+        ax.plot(est, y, marker="D", color="darkorange", markersize=8)
+        ax.axvline(est, color="darkorange", linestyle="--", linewidth=1)
+        labels.append(pooled_label)
+        ypos.append(y)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(ypos, labels, fontsize=8)
+    for tick in ax.get_yticklabels():
+        if highlight is not None and tick.get_text().split(" ")[0] == highlight:
+            tick.set_color("firebrick")
+            tick.set_fontweight("bold")
+        elif tick.get_text() == pooled_label:
+            tick.set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(textwrap.fill(title or "Effect of each US agreement on trade with its partner", 75), fontsize=11)
+    fig.tight_layout()
+    if source:
+        fig.subplots_adjust(bottom=max(0.08, 0.9 / (0.34 * n + 2.2)))
+        fig.text(0.01, 0.005, source if source.startswith("Source:") else f"Source: {source}", fontsize=7,
+                 color="dimgrey", ha="left", va="bottom", wrap=True)
+    return fig
