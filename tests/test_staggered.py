@@ -412,3 +412,34 @@ def test_placebo_inference_by_hand():
     assert row["placebo_ci_high"] - row["placebo_ci_low"] > row["ci_high"] - row["ci_low"]  # wider than analytic
     with pytest.raises(EstimationError, match="at least 5 never-treated"):
         staggered.placebo_inference(staggered.StaggeredPanel.from_frame(synthetic_panel(n_never=3)), "T6")
+
+
+@pytest.mark.mirror
+def test_study_panel_follows_the_study(census):
+    kor = staggered.study_panel(census, Study.build("KOR"))
+    assert kor.cohort_of("KOR") == 2012 and kor.start == "1985"
+    # Oman is in the Census table from 1992: its study gets the later window, noted
+    omn = staggered.study_panel(census, Study.build("OMN"))
+    assert omn.start == "1992" and omn.cohort_of("OMN") == 2009 and "from 1992" in omn.notes[-1]
+    # a hypothetical entry date makes the partner a cohort of its own, noted; others keep the table's
+    chn = staggered.study_panel(census, Study.build("CHN", entry="2015-01-01"))
+    assert chn.cohort_of("CHN") == 2015 and chn.cohort_of("KOR") == 2012 and "CHN's cohort" in chn.notes[-1]
+    # a partner the design cannot treat is a data limitation (the notebook skips the section), with the reason
+    with pytest.raises(EstimationError, match="ISR.*no pre-period"):
+        staggered.study_panel(census, Study.build("ISR"))
+    with pytest.raises(EstimationError, match="never treated within it"):
+        staggered.study_panel(census, Study.build("JPN"))
+
+
+def test_pooled_balance_effect_by_hand(panel):
+    cs = {o: staggered.callaway_santanna(panel, o, "never", partner="T6") for o in ("log_exports", "log_imports")}
+    got = staggered.pooled_balance_effect(cs["log_exports"], cs["log_imports"], panel, "T6", 2015, level=0.9)
+    rows = panel.data[(panel.data["partner"] == "T6") & (panel.data["year"] == 2015)]
+    x, m = rows["exports"].sum() / 1e3, rows["imports"].sum() / 1e3
+    ax, am = cs["log_exports"].pooled["estimate"], cs["log_imports"].pooled["estimate"]
+    assert got["estimate"] == pytest.approx(x * (1 - np.exp(-ax)) - m * (1 - np.exp(-am)), rel=1e-12)
+    se = np.hypot(x * np.exp(-ax) * cs["log_exports"].pooled["se"], m * np.exp(-am) * cs["log_imports"].pooled["se"])
+    assert got["se"] == pytest.approx(se, rel=1e-12)
+    assert got["ci_high"] - got["estimate"] == pytest.approx(1.6448536269514722 * se, rel=1e-9)
+    with pytest.raises(ParameterError, match="year"):
+        staggered.pooled_balance_effect(cs["log_exports"], cs["log_imports"], panel, "T6", 1900)

@@ -1580,9 +1580,10 @@ def study_panel(table: pd.DataFrame, study: Study, frequency: str = "annual", **
 
     Raises
     ------
-    ParameterError
+    EstimationError
         When the partner cannot be a treated unit of the panel (treated at or before its first
-        period, or not balanced), naming the reason.
+        period, not balanced, or never treated within it), naming the reason: the data cannot
+        support the design for this study (notebooks skip the section with that reason).
     """
     panel = staggered_panel(table, frequency, **options)
     notes = list(panel.notes)
@@ -1598,8 +1599,8 @@ def study_panel(table: pd.DataFrame, study: Study, frequency: str = "annual", **
         if wanted != panel.cohort_of(code):
             first_period = int(panel.data["period"].min())
             if wanted <= first_period:
-                raise ParameterError("entry", str(study.entry.date()),
-                                     f"a date after the panel's first period {panel.start}")
+                raise EstimationError(f"the staggered design cannot treat {code} from {study.entry.date()}: the "
+                                      f"panel starts in {panel.start}, so there is no period before entry")
             data = panel.data.copy()
             mine = data["partner"] == code
             data.loc[mine, "cohort"] = wanted
@@ -1615,9 +1616,10 @@ def study_panel(table: pd.DataFrame, study: Study, frequency: str = "annual", **
                                    size_year=panel.size_year, late=panel.late, notes=tuple(notes))
             return panel
     if code not in set(panel.data.loc[panel.data["cohort"] > 0, "partner"]):
-        raise ParameterError("partner", code, "a partner the staggered panel can treat", panel.why_absent(code)
-                             if code not in set(panel.data["partner"]) else
-                             "in the panel but never treated within it (no agreement in the window)")
+        why = (panel.why_absent(code) if code not in set(panel.data["partner"])
+               else "in the panel but never treated within it (no agreement in the window)")
+        raise EstimationError(f"the staggered {frequency} panel {panel.start}-{panel.end} cannot estimate {code}'s own "
+                              f"effect: {why}")
     return StaggeredPanel(data=panel.data, partners=panel.partners, frequency=panel.frequency, start=panel.start,
                           end=panel.end, vintage=panel.vintage, min_trade_usd_mn=panel.min_trade_usd_mn,
                           size_year=panel.size_year, late=panel.late, notes=tuple(notes))
