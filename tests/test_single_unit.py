@@ -24,7 +24,7 @@ from scipy import stats
 
 from korus_research import config, effects
 from korus_research import single_unit as su
-from korus_research.errors import DataError, KorusError, ParameterError
+from korus_research.errors import DataError, EstimationError, KorusError, ParameterError
 
 PROP99 = Path(__file__).parent / "data" / "single_unit_prop99.csv"
 
@@ -145,7 +145,7 @@ def test_placebo_in_time_finds_no_effect_before_entry_and_refuses_short_panels()
     # a panel whose effect started earlier than the stated entry fails the check
     early = additive_panel(5, noise=0.0, n_controls=10, entry=2007)
     assert su.placebo_in_time(early, "T", 2010, shift=3, log=False, n_placebo=20).estimate == pytest.approx(0.3, abs=1e-8)
-    with pytest.raises(ParameterError, match="shift"):
+    with pytest.raises(EstimationError, match="fewer than two years"):
         su.placebo_in_time(panel, "T", 2010, shift=9, log=False)
     with pytest.raises(ParameterError, match="shift"):
         su.placebo_in_time(panel, "T", 2010, shift=0, log=False)

@@ -353,7 +353,7 @@ def placebo_in_time(panel: pd.DataFrame, treated: str, entry_year: int, outcome:
     ----------
     shift : int
         Years between the fake and the real entry (at least 1; at least two years must remain
-        before the fake entry).
+        before the fake entry, else an :class:`EstimationError`: the data cannot support the check).
 
     Returns
     -------
@@ -372,8 +372,8 @@ def placebo_in_time(panel: pd.DataFrame, treated: str, entry_year: int, outcome:
     before = panel[panel["year"] < entry_year]
     fake = int(entry_year) - int(shift)
     if before["year"].nunique() == 0 or fake - int(before["year"].min()) < 2:
-        raise ParameterError("shift", shift, f"a shift leaving at least two years before the fake entry "
-                             f"(the panel starts in {int(panel['year'].min())}, entry {entry_year})")
+        raise EstimationError(f"placebo in time: a fake entry {shift} years before {entry_year} leaves fewer than two "
+                              f"years before it (the panel starts in {int(panel['year'].min())})")
     return synthetic_did(before, treated, fake, outcome, log=log, n_placebo=n_placebo, seed=seed, level=level)
 
 
@@ -825,7 +825,10 @@ def event_study_to_diff_diff(result, level: float = 0.95):
                              "an EventStudyResult of effects.event_study with its vcov")
     times = {_event_time(n): n for n in vcov.index}
     order = sorted(times)
-    ref = sorted(set(coef["event_time"]) - set(order))
+    missing = set(coef["event_time"]) - set(order)
+    # event times the regression could not estimate (no year of the panel there) carry NaN: left out
+    not_estimated = set(coef.loc[coef["event_time"].isin(missing) & coef["estimate"].isna(), "event_time"])
+    ref = sorted(missing - not_estimated)
     if len(ref) != 1:
         raise DataError("result.coefficients", "event_time", f"expected one reference period without a "
                         f"coefficient, found {ref}")
@@ -1102,6 +1105,12 @@ def study_single_unit(annual: pd.DataFrame, study, *, seed: int = DEFAULT_SEED, 
                                            no_agreement=study.control_exclusion_years)
     panel = effects.partner_panel(annual, [study.partner, *controls], *study.panel_years)
     entry_year = int(study.entry.year)
+    years = sorted(set(panel.loc[panel["partner"] == study.partner, "year"]))
+    if sum(y < entry_year for y in years) < 2 or not any(y >= entry_year for y in years):
+        # a data limitation of this study, not a bad parameter: notebooks skip the section with this reason
+        raise EstimationError(f"single-unit inference for {study.partner} needs at least two years before the entry "
+                              f"({entry_year}) and one after; the Census panel covers "
+                              f"{years[0] if years else '-'}-{years[-1] if years else '-'}")
     sdid = {flow: synthetic_did(panel, study.partner, entry_year, flow, n_placebo=n_placebo, seed=seed, level=level)
             for flow in ("imports", "exports")}
     balance = sdid_balance_effect(sdid["exports"], sdid["imports"], panel, int(study.compare_year), level=level)
