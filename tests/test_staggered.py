@@ -443,3 +443,28 @@ def test_pooled_balance_effect_by_hand(panel):
     assert got["ci_high"] - got["estimate"] == pytest.approx(1.6448536269514722 * se, rel=1e-9)
     with pytest.raises(ParameterError, match="year"):
         staggered.pooled_balance_effect(cs["log_exports"], cs["log_imports"], panel, "T6", 1900)
+
+
+@pytest.mark.mirror
+def test_product_group_panel_on_comtrade(census):
+    from korus_research import io
+
+    comtrade = io.read_table("comtrade_hs2")
+    autos = staggered.product_group_panel(comtrade, ["87"])
+    roles = autos.partners.set_index("partner")
+    assert autos.cohorts().set_index("cohort").loc[2012, "partners"] == "COL, KOR, PAN"
+    # agreements in force by the window's first year are neither treated nor controls
+    assert roles.loc["MEX", "role"] == "excluded" and "no pre-period" in roles.loc["MEX", "reason"]
+    assert "MEX" not in set(autos.data["partner"])
+    assert autos.source_line().startswith("Source: UN Comtrade") and "HS 87" in autos.notes[-1]
+    # the group's flows are the chapter's sums (US$ million) for a partner and year
+    kor = comtrade[(comtrade["partner_iso3"] == "KOR") & (comtrade["hs2"] == "87") & (comtrade["year"] == 2016)]
+    row = autos.data[(autos.data["partner"] == "KOR") & (autos.data["year"] == 2016)].iloc[0]
+    assert row["imports"] == pytest.approx(kor.loc[kor["flow"] == "import", "value_usd"].sum() / 1e6)
+    assert staggered.product_study_panel(comtrade, Study.build("KOR"), ["87"]).cohort_of("KOR") == 2012
+    with pytest.raises(ParameterError, match="chapters"):
+        staggered.product_group_panel(comtrade, ["100"])
+    with pytest.raises(ParameterError, match="within the Comtrade table"):
+        staggered.product_group_panel(comtrade, ["87"], start=1990)
+    with pytest.raises(EstimationError, match="CHL.*no pre-period"):
+        staggered.product_study_panel(comtrade, Study.build("CHL"), ["87"])

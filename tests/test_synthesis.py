@@ -33,7 +33,7 @@ def synthetic_estimates(study: Study = KOR, partner_demand: bool = True) -> pd.D
                dict(quantity="agreement effect on the balance", estimator="product difference-in-differences (PPML)",
                     period=c, unit="US$ bn", value=-3.0, low=-4.0, high=-2.0),
                dict(quantity="agreement effect on the autos balance", estimator="product difference-in-differences (PPML)",
-                    period=c, unit="US$ bn", value=-2.0, low=-2.5, high=-1.5),
+                    period=c, unit="US$ bn", value=-2.0, low=-2.5, high=-1.5, diagnostics="passed"),
                dict(quantity="agreement effect on the balance", estimator="synthetic control (shares)", period=c,
                     unit="US$ bn", value=-4.0, diagnostics="failed"),
                dict(quantity="agreement effect on the balance", estimator="event study (OLS)", period="2015",
@@ -137,6 +137,24 @@ def test_design_of_uses_the_quantity_and_the_longest_prefix():
     assert synthesis.design_of("gravity PPML: X", synthesis.DIRECTIONAL)[1].name == "gravity with directional agreement terms"
     assert synthesis.design_of("staggered DiD (Callaway-Sant'Anna), pooled effect")[0] == 3
     assert synthesis.design_of("something else") == (None, None)
+
+
+def test_autos_beyond_the_agreement_follows_the_same_rule():
+    c = str(KOR.compare_year)
+    est = _with([dict(quantity="agreement effect on the autos balance",
+                      estimator="staggered DiD (Callaway-Sant'Anna), partner alone, Comtrade HS 87", period=c,
+                      unit="US$ bn", value=-1.0, low=-3.0, high=1.0, diagnostics="passed")])
+    table, _ = synthesis.attribution(est, KOR)
+    # the staggered design outranks the product DiD
+    assert table.attrs["autos agreement"]["estimator"].startswith("staggered DiD")
+    row = table.loc["autos beyond the agreement"]
+    assert (row["usd_bn"], row["low"], row["high"]) == (pytest.approx(-5.0), pytest.approx(-7.0), pytest.approx(-3.0))
+    # when no autos design passes, the autos contribution is shown whole, its agreement part not separated
+    est.loc[est["quantity"] == "agreement effect on the autos balance", "diagnostics"] = "failed"
+    table, _ = synthesis.attribution(est, KOR)
+    assert "autos beyond the agreement" not in table.index
+    assert table.loc["autos (agreement's part not separated)", "usd_bn"] == -6.0
+    assert table.drop(index=synthesis.TOTAL)["usd_bn"].sum() == pytest.approx(-10.0)
 
 
 def test_attribution_needs_the_studys_total():

@@ -208,6 +208,7 @@ class StaggeredPanel:
     size_year: int = 0
     late: str = "never"
     notes: tuple[str, ...] = ()
+    source: str = ""
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, frequency: str = "annual", vintage: str = "",
@@ -275,6 +276,9 @@ class StaggeredPanel:
 
     def source_line(self) -> str:
         """The ``Source:`` line of figures made from this panel."""
+        if self.source:
+            return (f"Source: {self.source}; USTR agreement dates. Panel {self.start}-{self.end}, "
+                    f"{self.data['partner'].nunique()} partners.")
         table = FREQUENCIES[self.frequency]
         vintage = f", vintage {self.vintage}" if self.vintage else ""
         return (f"Source: US Census Bureau, US trade in goods by partner ({table}{vintage}); "
@@ -370,6 +374,15 @@ def staggered_panel(table: pd.DataFrame | None = None, frequency: str = "annual"
         flows = partner_panel(table, codes, y0, y1).assign(period=lambda d: d["year"], months=12)
     else:
         flows = _quarterly_flows(table, codes, first, last)
+    return _select_partners(flows, codes, frequency, first, last, size_year, min_trade_usd_mn, late, str(vintage),
+                            deseasonalize)
+
+
+def _select_partners(flows: pd.DataFrame, codes: list[str], frequency: str, first: int, last: int, size_year: int,
+                     min_trade_usd_mn: float, late: str, vintage: str, deseasonalize: bool,
+                     source: str = "Census") -> StaggeredPanel:
+    """The balanced panel from ``flows`` (``partner, period, exports, imports, months``): every
+    partner's role and reason, cohorts from the agreements table, the outcomes."""
     periods = np.arange(first, last + 1)
     size = (flows[period_year(flows["period"], frequency) == size_year]
             .assign(trade=lambda d: d["exports"] + d["imports"]).groupby("partner")["trade"].sum())
@@ -391,7 +404,7 @@ def staggered_panel(table: pd.DataFrame | None = None, frequency: str = "annual"
         if code in firsts.index:
             cohort = period_code(entry_period(firsts.loc[code, "entry_into_force"], frequency), frequency)
         if rows.empty:
-            record(code, "excluded", "not in the Census table for the window", cohort)
+            record(code, "excluded", f"not in the {source} table for the window", cohort)
             continue
         missing = sorted(set(periods) - set(rows["period"]))
         bad = sorted(rows.loc[(rows["exports"] <= 0) | (rows["imports"] <= 0) | (rows["months"] < (12 if frequency == "annual" else 3)),
@@ -448,7 +461,7 @@ def staggered_panel(table: pd.DataFrame | None = None, frequency: str = "annual"
     partners = (partners.sort_values(["_agreement", "role", "cohort", "partner"], ascending=[False, True, True, True])
                 .drop(columns="_agreement").reset_index(drop=True))
     panel = StaggeredPanel(data=data, partners=partners, frequency=frequency, start=period_label(first, frequency),
-                           end=period_label(last, frequency), vintage=str(vintage),
+                           end=period_label(last, frequency), vintage=vintage,
                            min_trade_usd_mn=float(min_trade_usd_mn), size_year=size_year, late=late,
                            notes=tuple(notes))
     if not panel.treated:
@@ -1594,6 +1607,12 @@ def study_panel(table: pd.DataFrame, study: Study, frequency: str = "annual", **
         panel = staggered_panel(table, frequency, start=COVERAGE_START, **options)
         notes = list(panel.notes) + [f"{code} is in the Census table only from {COVERAGE_START}: window "
                                      f"{COVERAGE_START}-{panel.end}"]
+    return _for_study(panel, study, frequency, notes)
+
+
+def _for_study(panel: StaggeredPanel, study: Study, frequency: str, notes: list[str]) -> StaggeredPanel:
+    """The panel with the study's partner in the study's cohort (see :func:`study_panel`)."""
+    code = study.partner
     if study.has_agreement and code in set(panel.data["partner"]):
         wanted = period_code(entry_period(study.entry, "annual" if frequency == "annual" else "quarterly"), frequency)
         if wanted != panel.cohort_of(code):
@@ -1613,7 +1632,7 @@ def study_panel(table: pd.DataFrame, study: Study, frequency: str = "annual", **
                 wanted, period_label(wanted, frequency), "treated", f"entry from the study ({study.entry_source})"]
             panel = StaggeredPanel(data=data, partners=partners, frequency=panel.frequency, start=panel.start,
                                    end=panel.end, vintage=panel.vintage, min_trade_usd_mn=panel.min_trade_usd_mn,
-                                   size_year=panel.size_year, late=panel.late, notes=tuple(notes))
+                                   size_year=panel.size_year, late=panel.late, notes=tuple(notes), source=panel.source)
             return panel
     if code not in set(panel.data.loc[panel.data["cohort"] > 0, "partner"]):
         why = (panel.why_absent(code) if code not in set(panel.data["partner"])
@@ -1622,7 +1641,7 @@ def study_panel(table: pd.DataFrame, study: Study, frequency: str = "annual", **
                               f"effect: {why}")
     return StaggeredPanel(data=panel.data, partners=panel.partners, frequency=panel.frequency, start=panel.start,
                           end=panel.end, vintage=panel.vintage, min_trade_usd_mn=panel.min_trade_usd_mn,
-                          size_year=panel.size_year, late=panel.late, notes=tuple(notes))
+                          size_year=panel.size_year, late=panel.late, notes=tuple(notes), source=panel.source)
 
 
 def pooled_balance_effect(exports: CSResult, imports: CSResult, panel: StaggeredPanel, partner: str, year: int,
@@ -1652,3 +1671,67 @@ def pooled_balance_effect(exports: CSResult, imports: CSResult, panel: Staggered
     z = stats.norm.ppf(0.5 + level / 2)
     return {"estimate": float(estimate), "se": se, "ci_low": float(estimate - z * se), "ci_high": float(estimate + z * se),
             "a_exports": ax, "a_imports": am, "exports": float(x), "imports": float(m)}
+
+
+#: The Comtrade HS2 window (the mirror's years) and the default size rule of a product group.
+COMTRADE_WINDOW = (2007, 2019)
+PRODUCT_MIN_TRADE_USD_MN = 10.0
+
+
+def product_group_panel(comtrade: pd.DataFrame, chapters: Iterable[str], start: int = COMTRADE_WINDOW[0],
+                        end: int = COMTRADE_WINDOW[1], min_trade_usd_mn: float = PRODUCT_MIN_TRADE_USD_MN,
+                        late: str = "never") -> StaggeredPanel:
+    """The staggered annual panel of one product group (HS chapters) from Comtrade (US-reported
+    trade by partner and HS2, the ``comtrade_hs2`` table), where its window fits.
+
+    ``exports, imports`` are the group's US exports to and imports from each partner (US$ million,
+    imports CIF as Comtrade reports them); the partner selection, cohorts and outcomes are those of
+    :func:`staggered_panel` (balanced: both flows of the group positive every year; total trade in
+    the group of at least ``min_trade_usd_mn`` in ``start``). Cohorts entering in ``start`` or
+    before (the agreements up to 2007 in the default window) have no pre-period and are excluded,
+    so they serve neither as treated nor as controls.
+
+    Raises
+    ------
+    ParameterError
+        No chapter, unknown chapters, a window outside the table's years.
+    EstimationError
+        No treated cohort or no never-treated partner left.
+    """
+    chapters = sorted({str(c).zfill(2) for c in chapters})
+    known = set(comtrade["hs2"].dropna())
+    if not chapters or set(chapters) - known:
+        raise ParameterError("chapters", chapters, f"HS chapters of the Comtrade table, e.g. 87 (known: {len(known)})")
+    years = (int(comtrade["year"].min()), int(comtrade["year"].max()))
+    if not (years[0] <= start < end <= years[1]):
+        raise ParameterError("start, end", (start, end), f"years within the Comtrade table {years[0]}-{years[1]}")
+    _check_choice("late", late, LATE_RULES)
+    rows = comtrade[comtrade["hs2"].isin(chapters) & comtrade["year"].between(start, end) & comtrade["partner_iso3"].notna()]
+    value = rows.groupby(["partner_iso3", "year", "flow"])["value_usd"].sum().unstack("flow", fill_value=0.0) / 1e6
+    codes = sorted(rows["partner_iso3"].unique())
+    index = pd.MultiIndex.from_product([codes, range(start, end + 1)], names=["partner", "period"])
+    value.index = value.index.set_names(["partner", "period"])
+    value = value.reindex(index, fill_value=0.0)
+    flows = pd.DataFrame({"exports": value.get("export", 0.0), "imports": value.get("import", 0.0)}, index=index)
+    flows = flows.reset_index().assign(year=lambda d: d["period"], months=12)
+    vintages = ", ".join(sorted(rows["source_vintage"].dropna().unique()))
+    panel = _select_partners(flows, codes, "annual", start, end, start, min_trade_usd_mn, late,
+                             f"Comtrade {vintages}", False, source="Comtrade")
+    note = f"product group: HS {', '.join(chapters)} (UN Comtrade, US-reported, imports CIF)"
+    return StaggeredPanel(data=panel.data, partners=panel.partners, frequency="annual", start=panel.start,
+                          end=panel.end, vintage=panel.vintage, min_trade_usd_mn=panel.min_trade_usd_mn,
+                          size_year=panel.size_year, late=late, notes=(*panel.notes, note),
+                          source=f"UN Comtrade, US trade by partner in HS {', '.join(chapters)} ({vintages})")
+
+
+def product_study_panel(comtrade: pd.DataFrame, study: Study, chapters: Iterable[str], **options) -> StaggeredPanel:
+    """:func:`product_group_panel` with the study's partner in the study's cohort (as
+    :func:`study_panel` does for the Census panels).
+
+    Raises
+    ------
+    EstimationError
+        When the partner cannot be a treated unit of the product panel, with the reason.
+    """
+    panel = product_group_panel(comtrade, chapters, **options)
+    return _for_study(panel, study, "annual", list(panel.notes))

@@ -38,6 +38,7 @@ from .errors import ResultsError
 from .study import Study
 
 AUTOS_QUANTITY = "autos contribution to the balance change"
+AUTOS_AGREEMENT = "agreement effect on the autos balance"
 AGREEMENT = "agreement effect on the balance"
 DIRECTIONAL = "agreement effect on the balance (directional terms)"
 TOTAL = "total change in the US balance (Census)"
@@ -152,13 +153,26 @@ def agreement_estimates(est: pd.DataFrame, study: Study, year: int | None = None
         rows["value"] = rows["value"].to_numpy() - base.reindex(pd.MultiIndex.from_frame(rows[["quantity", "estimator"]])).to_numpy()
         rows[["low", "high"]] = np.nan
         rows["interval"] = "none"
+    return _ranked(rows)
+
+
+def _ranked(rows: pd.DataFrame, as_quantity: str | None = None) -> pd.DataFrame:
+    """Estimate rows as candidates of the headline rule: ``design`` and ``rank`` added (by the
+    rows' quantity, or ``as_quantity`` for another outcome estimated by the same designs)."""
     out = rows.rename(columns={"value": "estimate", "low": "ci_low", "high": "ci_high"})
-    ranked = [design_of(e, q) for e, q in zip(out["estimator"], out["quantity"], strict=True)]
+    quantities = [as_quantity] * len(out) if as_quantity else list(out["quantity"])
+    ranked = [design_of(e, q) for e, q in zip(out["estimator"], quantities, strict=True)]
     out["design"] = [d.name if d is not None else "unranked" for _, d in ranked]
     out["rank"] = [r if r is not None else len(DESIGNS) for r, _ in ranked]
     out = out.sort_values(["rank", "estimator"], kind="stable")
     return out[["estimator", "estimate", "interval", "ci_low", "ci_high", "diagnostics", "diagnostics_detail",
                 "notebook", "design", "rank"]].reset_index(drop=True)
+
+
+def autos_agreement_estimates(est: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Every estimate of the agreement's effect on the autos balance in the compare year, ranked
+    as :func:`agreement_estimates` ranks the balance estimates (the same designs)."""
+    return _ranked(_rows(est, AUTOS_AGREEMENT, str(study.compare_year)), as_quantity=AGREEMENT)
 
 
 def _why_not(r) -> str:
@@ -253,20 +267,24 @@ def attribution(est: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, pd.DataF
         rows.append((AGREEMENT_ROW, chosen["estimate"], chosen["interval"], chosen["ci_low"], chosen["ci_high"],
                      chosen["notebook"]))
     autos = _one(est, AUTOS_QUANTITY, span)
+    autos_chosen = headline(autos_agreement_estimates(est, study))
     if autos is not None:
-        did = _one(est, "agreement effect on the autos balance", str(study.compare_year))
-        if did is not None:
-            beyond = autos["value"] - did["value"]
-            rows.append(("autos beyond the agreement", beyond, did["interval"], autos["value"] - did["high"],
-                         autos["value"] - did["low"], "02, 03"))
+        if autos_chosen["design"] is not None:
+            # the autos contribution minus the agreement's effect on the autos balance, chosen by the same rule
+            beyond = autos["value"] - autos_chosen["estimate"]
+            rows.append(("autos beyond the agreement", beyond, "95% CI", autos["value"] - autos_chosen["ci_high"],
+                         autos["value"] - autos_chosen["ci_low"], f"02, {autos_chosen['notebook']}"))
         else:
-            rows.append(("autos beyond the agreement", autos["value"], "none", np.nan, np.nan, "02"))
+            # no design of the autos effect passes its checks: the whole autos contribution is shown, and the
+            # agreement's part of it is not separated
+            rows.append(("autos (agreement's part not separated)", autos["value"], "none", np.nan, np.nan, "02"))
     explained = sum(float(v[1]) for v in rows)
     rows.append((RESIDUAL, total - explained, "none", np.nan, np.nan, "-"))
     rows.append((TOTAL, total, "none", np.nan, np.nan, "01"))
     table = pd.DataFrame(rows, columns=["component"] + ATTRIBUTION_COLUMNS).set_index("component")
     table[["usd_bn", "low", "high"]] = table[["usd_bn", "low", "high"]].astype(float)
     table.attrs["agreement"] = chosen
+    table.attrs["autos agreement"] = autos_chosen
     return table, agreement
 
 
@@ -459,12 +477,11 @@ def findings(attrib: pd.DataFrame, agreement: pd.DataFrame, lit: pd.DataFrame, e
                    f"2015 estimates ({row['ours low']:+.1f} to {row['ours high']:+.1f} bn); the USITC simulated the "
                    "economy-wide counterfactual, ours measure bilateral flows ex post.")
     if RESIDUAL in attrib.index and len(attrib) > 2:
-        agreement_part = "the agreement (headline design)" if AGREEMENT_ROW in attrib.index else "autos"
-        out.append(f"What the macro drivers, {agreement_part} and autos beyond it leave unexplained is "
-                   f"{attrib.loc[RESIDUAL, 'usd_bn']:+.1f} bn."
-                   if AGREEMENT_ROW in attrib.index else
-                   f"What the macro drivers and autos leave unexplained, the agreement's part included, is "
-                   f"{attrib.loc[RESIDUAL, 'usd_bn']:+.1f} bn.")
+        parts = [c for c in attrib.index if c not in (RESIDUAL, TOTAL)]
+        named = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+        out.append(f"What the parts ({named}) leave unexplained"
+                   + ("" if AGREEMENT_ROW in attrib.index else ", the agreement's part included,")
+                   + f" is {attrib.loc[RESIDUAL, 'usd_bn']:+.1f} bn.")
     if services and len(services.get("years", [])) >= 2 and np.isfinite(services.get("growth", np.nan)):
         out.append(f"US services exports to {partner} (published figures, {services['years'][0]}-{services['years'][-1]}) "
                    f"changed by {services['growth']:+.1%}: "
