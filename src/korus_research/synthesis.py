@@ -39,6 +39,12 @@ from .study import Study
 
 AUTOS_QUANTITY = "autos contribution to the balance change"
 AUTOS_AGREEMENT = "agreement effect on the autos balance"
+#: The parts of notebook 05's decomposition the attribution shows (quantity -> row); its misfit stays in the residual.
+MACRO_PARTS = (("balance change due to income", "macro: demand"),
+               ("balance change due to the real exchange rate", "macro: real exchange rate"),
+               ("balance change due to trade prices", "macro: trade prices (deflator)"),
+               ("balance change due to partner supply", "macro: partner supply"),
+               ("balance change due to trend growth in the trade equations", "trend growth in the trade equations"))
 AGREEMENT = "agreement effect on the balance"
 DIRECTIONAL = "agreement effect on the balance (directional terms)"
 TOTAL = "total change in the US balance (Census)"
@@ -256,8 +262,7 @@ def attribution(est: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, pd.DataF
                            "run notebook 01 for this study")
     total = float(total_row["value"])
     rows = []
-    for quantity, label in (("balance change due to income", "macro: demand"),
-                            ("balance change due to the real exchange rate", "macro: real exchange rate")):
+    for quantity, label in MACRO_PARTS:
         r = _one(est, quantity, span)
         if r is not None:
             rows.append((label, r["value"], r["interval"], r["low"], r["high"], r["notebook"]))
@@ -398,12 +403,9 @@ def _agreement_sentences(agreement: pd.DataFrame, chosen: dict, study: Study) ->
     status = agreement["diagnostics"].value_counts()
     with_ci = agreement[(agreement["interval"] == "95% CI") & agreement[["ci_low", "ci_high"]].notna().all(axis=1)]
     sentence = (f"Of the {n} estimates, {status.get('passed', 0)} pass their diagnostics, {status.get('failed', 0)} fail "
-                f"them and {status.get('not tested', 0)} are not tested; ")
-    if len(with_ci):
-        sentence += (f"the 95% intervals of the {len(with_ci)} with one span {with_ci['ci_low'].min():+.1f} to "
-                     f"{with_ci['ci_high'].max():+.1f} bn.")
-    else:
-        sentence += "none carries a 95% interval."
+                f"them and {status.get('not tested', 0)} are not tested; {len(with_ci)} carry a 95% interval, "
+                f"{int(((with_ci['ci_low'] > 0) | (with_ci['ci_high'] < 0)).sum())} of which exclude zero "
+                "(the robustness table lists each with its design and check).")
     out.append(sentence)
     passing = with_ci[with_ci["diagnostics"] == "passed"]
     if len(passing) >= 2:
