@@ -47,6 +47,8 @@ MACRO_PARTS = (("balance change due to income", "macro: demand"),
                ("balance change due to trend growth in the trade equations", "trend growth in the trade equations"))
 AGREEMENT = "agreement effect on the balance"
 DIRECTIONAL = "agreement effect on the balance (directional terms)"
+#: Notebook 04's general gravity models (one agreement term per direction, phase-in lags and leads).
+GENERAL_GRAVITY = "agreement effect on the balance (general gravity models)"
 TOTAL = "total change in the US balance (Census)"
 RESIDUAL = "residual (everything else, overlaps)"
 AGREEMENT_ROW = "agreement (headline design)"
@@ -59,15 +61,15 @@ MEANINGFUL_SHARE = 1.5
 class Design:
     """A research design of the agreement's effect, as the headline rule ranks it.
 
-    ``prefix``: estimators whose name starts with it belong to the design, for rows of
-    ``quantity``; ``check``: the diagnostic its estimates must pass; ``why``: the reason for its rank.
+    ``prefix``: estimators whose name starts with it belong to the design, for rows of one of
+    ``quantities``; ``check``: the diagnostic its estimates must pass; ``why``: the reason for its rank.
     """
 
     name: str
     prefix: str
     check: str
     why: str
-    quantity: str = AGREEMENT
+    quantities: tuple[str, ...] = (AGREEMENT,)
 
 
 #: The designs, best first. The rank is the design's, not the estimate's: a design is better when
@@ -85,7 +87,7 @@ DESIGNS: tuple[Design, ...] = (
     Design("gravity with directional agreement terms", "gravity PPML",
            "lead terms jointly zero (p >= 0.05)",
            "structural gravity with pair and country-year effects; the sign of the balance effect estimated per "
-           "direction, not imposed (Yotov et al. 2016)", quantity=DIRECTIONAL),
+           "direction, not imposed (Yotov et al. 2016)", quantities=(DIRECTIONAL, GENERAL_GRAVITY)),
     Design("staggered DiD, pooled effect of US agreements", "staggered DiD (Callaway-Sant'Anna), pooled",
            "pre-period effects jointly zero (p >= 0.05)",
            "many treated partners give valid inference, but it assumes the partner's effect equals the average "
@@ -115,7 +117,7 @@ def design_of(estimator: str, quantity: str = AGREEMENT) -> tuple[int, Design] |
     """The rank (0 = best) and design of an estimate, by its quantity and the longest matching prefix
     of its estimator's name."""
     hits = [(len(d.prefix), i, d) for i, d in enumerate(DESIGNS)
-            if str(estimator).startswith(d.prefix) and quantity == d.quantity]
+            if str(estimator).startswith(d.prefix) and quantity in d.quantities]
     if not hits:
         return None, None
     _, rank, design = max(hits)
@@ -145,15 +147,16 @@ def agreement_estimates(est: pd.DataFrame, study: Study, year: int | None = None
     term per direction) are listed beside the one-term ones."""
     year = study.compare_year if year is None else year
     span = f"{study.base_year}->{study.compare_year}"
-    rows = pd.concat([_rows(est, AGREEMENT, str(year)), _rows(est, DIRECTIONAL, str(year))]
+    rows = pd.concat([_rows(est, AGREEMENT, str(year)), _rows(est, DIRECTIONAL, str(year)),
+                      _rows(est, GENERAL_GRAVITY, str(year))]
                      + ([_rows(est, "agreement effect on the balance change", span)] if year == study.compare_year else []),
                      ignore_index=True)
     if study.has_agreement and study.base_year >= study.entry.year and year == study.compare_year:
         # the base year is already treated: the agreement's part of the change is its effect in the
         # compare year minus its effect in the base year (no interval: the two are not independent)
-        base = pd.concat([_rows(est, AGREEMENT, str(study.base_year)), _rows(est, DIRECTIONAL, str(study.base_year))])
+        base = pd.concat([_rows(est, q, str(study.base_year)) for q in (AGREEMENT, DIRECTIONAL, GENERAL_GRAVITY)])
         base = base.set_index(["quantity", "estimator"])["value"]
-        at_compare = rows[rows["quantity"].isin([AGREEMENT, DIRECTIONAL])]
+        at_compare = rows[rows["quantity"].isin([AGREEMENT, DIRECTIONAL, GENERAL_GRAVITY])]
         keys = pd.MultiIndex.from_frame(at_compare[["quantity", "estimator"]])
         rows = at_compare[keys.isin(base.index)].copy()
         rows["value"] = rows["value"].to_numpy() - base.reindex(pd.MultiIndex.from_frame(rows[["quantity", "estimator"]])).to_numpy()
