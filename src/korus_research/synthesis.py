@@ -413,10 +413,11 @@ def _agreement_sentences(agreement: pd.DataFrame, chosen: dict, study: Study) ->
     passing = with_ci[with_ci["diagnostics"] == "passed"]
     if len(passing) >= 2:
         lo, hi = float(passing["ci_low"].max()), float(passing["ci_high"].min())
-        out.append(f"The {len(passing)} designs that pass their checks agree: their intervals overlap from {lo:+.1f} to "
-                   f"{hi:+.1f} bn." if lo <= hi else
-                   f"The {len(passing)} designs that pass their checks disagree: their intervals do not all overlap "
-                   f"(the highest lower bound is {lo:+.1f} bn, the lowest upper bound {hi:+.1f} bn).")
+        designs = passing["design"].nunique()
+        who = f"The {len(passing)} estimates that pass their checks ({designs} design{'s' if designs > 1 else ''})"
+        out.append(f"{who} agree: their intervals overlap from {lo:+.1f} to {hi:+.1f} bn." if lo <= hi else
+                   f"{who} disagree: their intervals do not all overlap (the highest lower bound is {lo:+.1f} bn, "
+                   f"the lowest upper bound {hi:+.1f} bn).")
     spread_rows = agreement.dropna(subset=["estimate"])
     if len(spread_rows) >= 2:
         lo_r = spread_rows.loc[spread_rows["estimate"].idxmin()]
