@@ -317,16 +317,27 @@ def specification_curve(curve: pd.DataFrame, published: float | None, label: str
     """
     fig, ax = plt.subplots(figsize=(10, 0.55 * len(curve) + 2.4))
     y = np.arange(len(curve))
+    # a very wide interval would squeeze every other one: intervals are cut at +-limit, the cut marked
+    limit = max(20.0, 3 * float(curve["estimate"].abs().max()), abs(published or 0) * 1.3)
+    cut = False
     for status, colour in DIAGNOSTIC_COLOURS.items():
         rows = curve["diagnostics"] == status
         if not rows.any():
             continue
         sub = curve[rows]
         has = sub["interval"].eq("95% CI") & sub[["ci_low", "ci_high"]].notna().all(axis=1)
-        err = [(sub["estimate"] - sub["ci_low"]).where(has, 0).clip(lower=0),
-               (sub["ci_high"] - sub["estimate"]).where(has, 0).clip(lower=0)]
+        low, high = sub["ci_low"].clip(lower=-limit), sub["ci_high"].clip(upper=limit)
+        err = [(sub["estimate"] - low).where(has, 0).clip(lower=0), (high - sub["estimate"]).where(has, 0).clip(lower=0)]
         ax.errorbar(sub["estimate"], y[rows.to_numpy()], xerr=err, fmt="o", capsize=3, color=colour,
                     label=f"diagnostics {status}")
+        for side, marker in ((sub["ci_low"] < -limit, "<"), (sub["ci_high"] > limit, ">")):
+            if (side & has).any():
+                cut = True
+                ax.plot(np.where(marker == "<", -limit, limit) * np.ones(int((side & has).sum())),
+                        y[rows.to_numpy()][(side & has).to_numpy()], marker, color=colour, markersize=8)
+    ax.set_xlim(-limit * 1.05, limit * 1.05)
+    if cut:
+        source = f"Intervals wider than +-{limit:.0f} bn are cut (arrow); the robustness table gives them in full. " + source
     if curve["headline"].any():
         h = curve.index[curve["headline"]][0]
         ax.plot(curve.loc[h, "estimate"], y[curve.index.get_loc(h)], "o", markersize=15, markerfacecolor="none",
