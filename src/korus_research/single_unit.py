@@ -1057,6 +1057,7 @@ class SingleUnitReport:
     entry_year: int
     compare_year: int
     controls: list[str]
+    dropped_controls: list[str]
     sdid: dict[str, SDIDResult]
     balance: pd.DataFrame
     conformal: dict[tuple[str, str], ConformalResult]
@@ -1106,6 +1107,16 @@ def study_single_unit(annual: pd.DataFrame, study, *, seed: int = DEFAULT_SEED, 
     panel = effects.partner_panel(annual, [study.partner, *controls], *study.panel_years)
     entry_year = int(study.entry.year)
     years = sorted(set(panel.loc[panel["partner"] == study.partner, "year"]))
+    # the methods need a balanced panel: controls missing a year of the partner's panel or with a zero flow
+    # (e.g. partners listed by Census only from 1992) are left out, and said so
+    complete = panel[panel["year"].isin(years) & (panel["imports"] > 0) & (panel["exports"] > 0)]
+    counts = complete.groupby("partner")["year"].nunique()
+    dropped = sorted(set(controls) - set(counts[counts == len(years)].index))
+    controls = [c for c in controls if c not in dropped]
+    if len(controls) < 2:
+        raise EstimationError(f"single-unit inference for {study.partner}: fewer than two control partners have "
+                              f"positive flows in every year {years[0] if years else '-'}-{years[-1] if years else '-'}")
+    panel = panel[panel["partner"].isin([study.partner, *controls]) & panel["year"].isin(years)]
     if sum(y < entry_year for y in years) < 2 or not any(y >= entry_year for y in years):
         # a data limitation of this study, not a bad parameter: notebooks skip the section with this reason
         raise EstimationError(f"single-unit inference for {study.partner} needs at least two years before the entry "
@@ -1126,5 +1137,5 @@ def study_single_unit(annual: pd.DataFrame, study, *, seed: int = DEFAULT_SEED, 
         honest[(flow, "average")] = honest_did(es, "average", level=level)
         honest[(flow, f"event time {k}")] = honest_did(es, k, level=level)
     return SingleUnitReport(partner=study.partner, entry_year=entry_year, compare_year=int(study.compare_year),
-                            controls=controls, sdid=sdid, balance=balance, conformal=conformal, conley_taber=ct,
+                            controls=controls, dropped_controls=dropped, sdid=sdid, balance=balance, conformal=conformal, conley_taber=ct,
                             honest=honest)
