@@ -106,7 +106,8 @@ DESIGNS: tuple[Design, ...] = (
            "product-group effects on the Comtrade basis, imports CIF"),
     Design("trade equations", "trade equations",
            "long-run relation supported (see notebook 05)",
-           "an agreement step in macro trade equations, identified from one break in a time series"),
+           "an agreement step in macro trade equations, identified from one break in a time series",
+           quantities=(AGREEMENT, "agreement effect on the balance change")),
 )
 #: The one headline rule, stated where the rule is applied and printed with the headline.
 HEADLINE_RULE = ("the estimate of the highest-ranked design (DESIGNS order) whose own diagnostics passed and "
