@@ -1058,7 +1058,8 @@ class SingleUnitReport:
     compare_year: int
     controls: list[str]
     dropped_controls: list[str]
-    sdid: dict[str, SDIDResult]
+    panel: pd.DataFrame = field(repr=False)
+    sdid: dict[str, SDIDResult] = field(repr=False)
     balance: pd.DataFrame
     conformal: dict[tuple[str, str], ConformalResult]
     conley_taber: dict[str, ConleyTaberResult]
@@ -1137,5 +1138,5 @@ def study_single_unit(annual: pd.DataFrame, study, *, seed: int = DEFAULT_SEED, 
         honest[(flow, "average")] = honest_did(es, "average", level=level)
         honest[(flow, f"event time {k}")] = honest_did(es, k, level=level)
     return SingleUnitReport(partner=study.partner, entry_year=entry_year, compare_year=int(study.compare_year),
-                            controls=controls, dropped_controls=dropped, sdid=sdid, balance=balance, conformal=conformal, conley_taber=ct,
+                            controls=controls, dropped_controls=dropped, panel=panel, sdid=sdid, balance=balance, conformal=conformal, conley_taber=ct,
                             honest=honest)
