@@ -46,7 +46,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 .DEFAULT_GOAL := all
 # a recipe that fails leaves no target behind
 .DELETE_ON_ERROR:
-.PHONY: all env data processed notebooks report study studies bench test test-unit test-notebooks lint lab \
+.PHONY: all env data processed notebooks report study studies bench test test-unit test-studies test-notebooks lint lab \
 	refresh-notebooks clean clean-all help
 
 all: env data processed notebooks report ## set up the environment, get the data, run every notebook, build the report
@@ -108,12 +108,15 @@ studies: $(PROCESSED) | $(INSTALLED) ## several studies (make studies PARTNERS="
 bench: $(PROCESSED) | $(INSTALLED) ## time the gravity estimator against pyfixest and a dummy GLM (about 8 minutes)
 	$(BIN)/python -m korus_research.bench
 
-test: $(PROCESSED) | $(INSTALLED) ## run pytest (with a three-partner smoke test), then nbval over notebooks/
-	$(BIN)/pytest -q tests
+test: $(PROCESSED) | $(INSTALLED) ## run pytest (with a one-partner smoke study), then nbval over notebooks/
+	$(BIN)/pytest -q -m "not heavy" tests
 	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
 
 test-unit: $(PROCESSED) | $(INSTALLED)
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -m "not heavy" tests
+
+test-studies: $(PROCESSED) | $(INSTALLED) ## the heavier smoke studies (SLV, CHN with a hypothetical entry): about 6 minutes
+	$(BIN)/pytest -q -m heavy tests/test_studies_smoke.py
 
 test-notebooks: $(PROCESSED) | $(INSTALLED)
 	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider

@@ -108,7 +108,7 @@ def test_save_bad_name_and_bad_notebook(folder):
         store.save("../escape", FRAME)
     assert not (folder.parent / "escape.parquet").exists()
     with pytest.raises(ParameterError) as info:
-        Store(KOR, "07", folder=folder)
+        Store(KOR, "09", folder=folder)
     assert info.value.parameter == "notebook" and "06" in str(info.value)
 
 
