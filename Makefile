@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 KR := $(BIN)/korus-research
 INSTALLED := $(VENV)/.installed
-# jobs run at once (notebooks 01-05 are independent; 06 reads their results); `make JOBS=1` runs one at a time
+# jobs run at once (notebooks 01-05 and 07 are independent; 06 reads their results); `make JOBS=1` runs one at a time
 JOBS ?= 2
 ifeq ($(MAKELEVEL),0)
 ifeq ($(filter clean clean-all,$(MAKECMDGOALS)),)

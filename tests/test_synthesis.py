@@ -225,3 +225,18 @@ def test_a_share_of_a_tiny_change_is_not_quoted():
     text = " ".join(synthesis.findings(table, agreement, synthesis.literature(est, io.read_table("benchmarks"), KOR),
                                        est, KOR))
     assert "-1100%" not in text and "too small beside its parts" in text
+
+
+def test_structural_account_reads_notebook_07_in_order():
+    rows = [dict(quantity="structural: change in the balance", estimator="structural gravity GE", period="2010-2014",
+                 unit="US$ bn", value=-18.0),
+            dict(quantity="structural change: incomes", estimator="structural gravity GE", period="2010-2014",
+                 unit="US$ bn", value=-3.0, low=-3.5, high=-2.5, diagnostics="passed"),
+            dict(quantity="structural: agreement removed (GE)", estimator="structural gravity GE", period="2014",
+                 unit="US$ bn", value=-2.0, low=-9.0, high=4.0, diagnostics="failed")]
+    est = pd.concat([synthetic_estimates(), results.estimate_rows(rows, "07", KOR.study_id)], ignore_index=True)
+    change, counterfactuals = synthesis.structural_account(est)
+    assert list(change["quantity"]) == ["structural change: incomes", "structural: change in the balance"]
+    assert counterfactuals.loc[0, ["usd_bn", "low", "high", "diagnostics"]].tolist() == [-2.0, -9.0, 4.0, "failed"]
+    empty_change, empty_cf = synthesis.structural_account(synthetic_estimates())
+    assert empty_change.empty and empty_cf.empty

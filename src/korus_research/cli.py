@@ -36,7 +36,7 @@ def _parse_value(text: str):
 
 
 STUDY_NOTEBOOKS = ("01_balance_overview", "02_decomposition", "03_agreement_effects", "04_gravity",
-                   "05_macro_drivers", "06_joint_study")
+                   "05_macro_drivers", "07_structural_account", "06_joint_study")  # 06 reads the others: last
 
 
 def run_notebook(name: str, parameters: dict, output_dir: Path | None = None,
@@ -125,7 +125,7 @@ def study_parameters(partner: str, entry: str = "", base: str | int = "", compar
 
 def run_study(partner: str, entry: str = "", base: str | int = "", compare: str | int = "",
               controls: str = "default", jobs: int = 2, progress: bool = False) -> Path:
-    """Run notebooks 01-06 for one study into ``reports/studies/<study id>/`` (01-05 in
+    """Run notebooks 01-07 for one study into ``reports/studies/<study id>/`` (01-05 and 07 in
     parallel, ``jobs`` at a time, then 06) and build that study's report. Results go to the
     study's own folder (never the default study's)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("-o", "--output-dir", type=Path, default=None)
     p_run.add_argument("--quiet", action="store_true")
 
-    p_study = sub.add_parser("study", help="run notebooks 01-06 for one study into reports/studies/<study id>/")
+    p_study = sub.add_parser("study", help="run notebooks 01-07 for one study into reports/studies/<study id>/")
     p_study.add_argument("--partner", required=True, help="ISO3 code")
     p_study.add_argument("--entry", default="", help="entry into force YYYY-MM-DD (hypothetical for a partner without one)")
     p_study.add_argument("--base", default="", help="base year (default: derived from the entry)")

@@ -498,3 +498,32 @@ def findings(attrib: pd.DataFrame, agreement: pd.DataFrame, lit: pd.DataFrame, e
         out.append(f"{len(skipped)} sections could not run on this partner's data and are listed with their reasons "
                    "(e.g. " + "; ".join(f"{r.section}: {r.reason}" for r in skipped.head(2).itertuples()) + ").")
     return out
+
+
+#: Notebook 07's split of the change in the model's balance between the WIOD years (rows in order).
+STRUCTURAL_CHANGE = ("structural change: incomes", "structural change: aggregate imbalances",
+                     "structural change: the agreement", "structural change: the pair's other trade costs",
+                     "structural change: the rest of the world's trade costs", "structural: change in the balance")
+#: Notebook 07's general-equilibrium counterfactuals in the last WIOD year.
+STRUCTURAL_COUNTERFACTUALS = ("structural: aggregate imbalances closed (GE)",
+                              "structural: agreement removed (GE)",
+                              "structural: imbalances closed and agreement removed (GE)",
+                              "structural: aggregate imbalances, Shapley part of the joint counterfactual",
+                              "structural: agreement, Shapley part of the joint counterfactual")
+
+
+def structural_account(est: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Notebook 07's structural account as it stands beside the accounting attribution: the split
+    of the change in the model's US-partner balance between the WIOD years, and the GE
+    counterfactuals, each with its period, interval kind and diagnostics (US$ bn, WIOD goods and
+    services basis: not added to the Census goods attribution). Empty frames when notebook 07
+    could not run for the partner."""
+    cols = ["quantity", "period", "value", "interval", "low", "high", "diagnostics", "diagnostics_detail"]
+
+    def pick(names):
+        rows = est[est["quantity"].isin(names)]
+        order = {q: i for i, q in enumerate(names)}
+        return (rows.assign(_o=rows["quantity"].map(order)).sort_values(["_o", "period"])[cols]
+                .rename(columns={"value": "usd_bn"}).reset_index(drop=True))
+
+    return pick(STRUCTURAL_CHANGE), pick(STRUCTURAL_COUNTERFACTUALS)
