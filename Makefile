@@ -27,6 +27,9 @@ TABLES := census_monthly census_annual enduse_imports comtrade_hs2 comtrade_vint
 	worldbank_indicators benchmarks gravity_dta gravity_wiod gravity_oecd cepii_dist
 PROCESSED := $(patsubst %,data/processed/%.parquet,$(TABLES))
 NBVAL_SANITIZE := tests/nbval_sanitize.cfg
+# nbval runs the notebooks in this order into one study folder: the joint study (06) reads every other
+# notebook's results, 07 included, so it runs last
+NBVAL_ORDER := $(filter-out notebooks/06_joint_study.ipynb,$(NOTEBOOKS)) notebooks/06_joint_study.ipynb
 
 # One study (make study PARTNER=X [BASE=] [COMPARE=] [ENTRY=YYYY-MM-DD] [CONTROLS=]); empty = derived
 PARTNER ?= KOR
@@ -110,7 +113,7 @@ bench: $(PROCESSED) | $(INSTALLED) ## time the gravity estimator against pyfixes
 
 test: $(PROCESSED) | $(INSTALLED) ## run pytest (with a one-partner smoke study), then nbval over notebooks/
 	$(BIN)/pytest -q -m "not heavy" tests
-	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
+	$(BIN)/pytest -q --nbval $(NBVAL_ORDER) --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
 
 test-unit: $(PROCESSED) | $(INSTALLED)
 	$(BIN)/pytest -q -m "not heavy" tests
@@ -119,7 +122,7 @@ test-studies: $(PROCESSED) | $(INSTALLED) ## the heavier smoke studies (SLV, CHN
 	$(BIN)/pytest -q -m heavy tests/test_studies_smoke.py
 
 test-notebooks: $(PROCESSED) | $(INSTALLED)
-	$(BIN)/pytest -q --nbval notebooks --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
+	$(BIN)/pytest -q --nbval $(NBVAL_ORDER) --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
 
 lint: | $(INSTALLED) ## ruff over src and tests
 	$(BIN)/ruff check src tests
@@ -128,7 +131,7 @@ lab: $(PROCESSED) | $(INSTALLED) ## open JupyterLab on notebooks/ (runs write to
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 refresh-notebooks: $(PROCESSED) | $(INSTALLED) ## re-execute notebooks/ in place (the nbval baselines)
-	@for nb in $(NOTEBOOKS); do \
+	@for nb in $(NBVAL_ORDER); do \
 		echo "refresh $$nb"; \
 		(cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=1200 $$(basename $$nb)) || exit 1; \

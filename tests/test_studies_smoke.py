@@ -42,7 +42,9 @@ def _run_studies(tmp_path_factory, cases):
 
     def run(case):
         partner, entry = case
-        args = [sys.executable, "-m", "korus_research", "study", "--partner", partner, "--jobs", "1"]
+        # one study alone gets both cores (its notebooks run two at a time); two studies get one each
+        jobs = "2" if len(cases) == 1 else "1"
+        args = [sys.executable, "-m", "korus_research", "study", "--partner", partner, "--jobs", jobs]
         if entry:
             args += ["--entry", entry]
         return subprocess.run(args, env=env, capture_output=True, text=True, timeout=900, check=False)
