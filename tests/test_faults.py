@@ -40,20 +40,30 @@ def _run(out, env, **kwargs):
 def test_killed_notebook_run_publishes_nothing(tmp_path, sig):
     if not (config.data_processed() / "census_annual.parquet").exists():
         pytest.skip("processed tables not built")
+    import shutil
+
     env, out = _env(tmp_path), tmp_path / "reports"
-    proc = _run(out, env)
     running = out / ".01_balance_overview.running.ipynb"
-    deadline = time.time() + 60
-    while time.time() < deadline:  # wait until the kernel has started executing cells
-        if running.exists() and '"execution_count": 2' in running.read_text(errors="ignore"):
+    for _attempt in range(3):
+        proc = _run(out, env)
+        deadline = time.time() + 60
+        while time.time() < deadline:  # wait until the kernel has started executing cells
+            if running.exists() and '"execution_count": 2' in running.read_text(errors="ignore"):
+                break
+            time.sleep(0.05)
+        else:
+            proc.kill()
+            pytest.fail("the run never started executing cells")
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=60)
+        if proc.returncode != 0:
             break
-        time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("the run never started executing cells")
-    os.killpg(proc.pid, sig)
-    proc.wait(timeout=60)
-    assert proc.returncode != 0
+        # the notebook is short: the run can finish between the check and the signal; that attempt
+        # interrupted nothing (and published a complete notebook), so start again from scratch
+        assert (out / "01_balance_overview.ipynb").exists()
+        shutil.rmtree(out)
+        shutil.rmtree(tmp_path / "processed" / "results", ignore_errors=True)
+    assert proc.returncode != 0, "three runs finished before the signal reached them"
     assert not (out / "01_balance_overview.ipynb").exists()
     records = list((tmp_path / "processed" / "results").glob("*/runs/01.json"))
     assert all("finished" not in json.loads(r.read_text()) for r in records)
