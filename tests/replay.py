@@ -11,16 +11,18 @@ from urllib.parse import parse_qs, urlparse
 
 class ReplayServer:
     """Serve ``body_for(query) -> bytes`` (or ``(status, bytes)``) on 127.0.0.1; ``seen`` keeps
-    the parsed queries."""
+    the parsed queries. With ``with_path``, ``body_for(path, query)`` also gets the request's path
+    and ``seen`` keeps ``(path, query)``."""
 
-    def __init__(self, body_for: Callable[[dict], bytes], path: str = "/data"):
+    def __init__(self, body_for: Callable, path: str = "/data", with_path: bool = False):
         seen = self.seen = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
-                query = parse_qs(urlparse(self.path).query)
-                seen.append(query)
-                body = body_for(query)
+                url = urlparse(self.path)
+                query = parse_qs(url.query)
+                seen.append((url.path, query) if with_path else query)
+                body = body_for(url.path, query) if with_path else body_for(query)
                 status = 200
                 if isinstance(body, tuple):  # (status, body)
                     status, body = body

@@ -3,61 +3,41 @@ BLS API layout (tests/data/bls/*.json, SYNTHETIC values); no network, and the ke
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
 
 from korus_research import bls, macro
+from replay import ReplayServer
 
 RECORDED = Path(__file__).parent / "data" / "bls"
 KEY = "0123456789abcdef0123456789abcdef"  # a fake key, only for these tests
 
 
-class BLSReplay:
+def _recorded(series: str, query: dict) -> bytes:
+    path = RECORDED / f"{series}_{query['startyear'][0]}-{query['endyear'][0]}.json"
+    return path.read_bytes() if path.exists() else json.dumps(
+        {"status": "REQUEST_NOT_PROCESSED", "message": [f"Series does not exist for {series}"]}).encode()
+
+
+class BLSReplay(ReplayServer):
     """Serve ``/<series id>?startyear=&endyear=`` from the recorded responses on 127.0.0.1;
-    ``reply(series, query)`` may override the answer (bytes, or (status, bytes))."""
+    ``reply(series, query)`` may override the answer (bytes, or (status, bytes)); ``seen`` keeps
+    ``(series, query)``."""
 
     def __init__(self, reply=None):
-        seen = self.seen = []
+        def body_for(path, query):
+            series = path.rstrip("/").rsplit("/", 1)[-1]
+            body = reply(series, query) if reply else None
+            return _recorded(series, query) if body is None else body
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                url = urlparse(self.path)
-                series = url.path.rstrip("/").rsplit("/", 1)[-1]
-                query = parse_qs(url.query)
-                seen.append((series, query))
-                body = reply(series, query) if reply else None
-                status = 200
-                if body is None:
-                    path = RECORDED / f"{series}_{query['startyear'][0]}-{query['endyear'][0]}.json"
-                    body = path.read_bytes() if path.exists() else json.dumps(
-                        {"status": "REQUEST_NOT_PROCESSED", "message": [f"Series does not exist for {series}"]}).encode()
-                if isinstance(body, tuple):
-                    status, body = body
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        super().__init__(body_for, "/publicAPI/v2/timeseries/data", with_path=True)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/publicAPI/v2/timeseries/data"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    @property
+    def series_seen(self):
+        return [(path.rstrip("/").rsplit("/", 1)[-1], query) for path, query in self.seen]
 
 
 def test_download_parses_caches_and_annualises(tmp_path, monkeypatch):
@@ -65,7 +45,7 @@ def test_download_parses_caches_and_annualises(tmp_path, monkeypatch):
     with BLSReplay() as server:
         table = bls.fetch_trade_prices("KOR", 2000, 2019, raw_dir=tmp_path, url=server.url)
     # keyless: 10-year windows, one request per window and series
-    assert sorted((s, q["startyear"][0]) for s, q in server.seen) == [
+    assert sorted((s, q["startyear"][0]) for s, q in server.series_seen) == [
         ("EIUCOPRIMTOT", "2000"), ("EIUCOPRIMTOT", "2010"), ("EIUIQ", "2000"), ("EIUIQ", "2010")]
     assert table.attrs["import_price"].startswith("BLS import price index, locality of origin: Pacific Rim")
     # annual mean of the twelve recorded months (the M13 annual average is not used)
@@ -102,8 +82,8 @@ def test_key_is_sent_but_never_stored_or_shown(tmp_path, monkeypatch):
     with BLSReplay(echo) as server:
         with pytest.raises(bls.BLSError) as err:
             bls.fetch_trade_prices("KOR", 2010, 2019, raw_dir=tmp_path, url=server.url)
-    assert server.seen[0][1]["registrationkey"] == [KEY]  # with a key: 20-year windows
-    assert server.seen[0][1]["startyear"] == ["2010"] and server.seen[0][1]["endyear"] == ["2019"]
+    assert server.series_seen[0][1]["registrationkey"] == [KEY]  # with a key: 20-year windows
+    assert server.series_seen[0][1]["startyear"] == ["2010"] and server.series_seen[0][1]["endyear"] == ["2019"]
     assert "BLS API error" in str(err.value) and KEY not in str(err.value)
     for path in tmp_path.rglob("*"):
         if path.is_file():

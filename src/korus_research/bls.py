@@ -27,23 +27,19 @@ U.S. Bureau of Labor Statistics, "BLS Public Data API" (versions 1.0 and 2.0), a
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from . import config
 from .errors import KorusError
-from .fetch import _write_manifest, manifest_lock, read_manifest
-from .services import scrub
+from .services import scrub, store_response
 
 BLS_URL = "https://api.bls.gov/publicAPI/v2/timeseries/data"
 KEY_VARIABLE = "BLS_API_KEY"
@@ -128,20 +124,7 @@ def fetch_series(series_id: str, start: int, end: int, raw_dir: Path | None = No
         if not series or not series[0].get("data"):
             raise BLSError(f"BLS API returned no data for {series_id} {lo}-{hi}: "
                            f"{scrub('; '.join(map(str, payload.get('message', []))), key)[:300]}")
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".bls-", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh)
-        config.publish(tmp, cache)
-        data = cache.read_bytes()
-        with manifest_lock(raw_dir):
-            manifest = read_manifest(raw_dir)
-            manifest[str(cache.relative_to(raw_dir))] = {
-                "source": f"{base}/{series_id} ({lo}-{hi}; key removed)", "sha256": hashlib.sha256(data).hexdigest(),
-                "bytes": len(data), "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "official_url": BLS_URL, "vintage": "as downloaded",
-            }
-            _write_manifest(raw_dir, manifest)
+        store_response(payload, cache, raw_dir, f"{base}/{series_id} ({lo}-{hi}; key removed)", BLS_URL)
         payloads.append(payload)
     return payloads
 

@@ -100,8 +100,16 @@ def fetch_services(area: str = "Korea, South", raw_dir: Path | None = None, url:
         raise ServicesError(f"BEA API error for {area!r}: {scrub(json.dumps(error), key)[:400]}")
     if not payload.get("BEAAPI", {}).get("Results", {}).get("Data"):
         raise ServicesError(f"BEA API returned no data for {area!r}")
+    store_response(payload, cache, raw_dir, f"{base} (IntlServTrade, AreaOrCountry={area}; key removed)", BEA_URL)
+    return payload
+
+
+def store_response(payload: dict, cache: Path, raw_dir: Path, source: str, official_url: str) -> None:
+    """Write an API response (already scrubbed of its key) to ``cache`` atomically and record it in
+    ``raw_dir``'s fetch manifest (source without the key, sha256, size, time), as the registry's
+    downloads are recorded."""
     cache.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".bea-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.stem}-", suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         json.dump(payload, fh)
     config.publish(tmp, cache)
@@ -109,13 +117,11 @@ def fetch_services(area: str = "Korea, South", raw_dir: Path | None = None, url:
     with manifest_lock(raw_dir):
         manifest = read_manifest(raw_dir)
         manifest[str(cache.relative_to(raw_dir))] = {
-            "source": f"{base} (IntlServTrade, AreaOrCountry={area}; key removed)",
-            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+            "source": source, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
             "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "official_url": BEA_URL, "vintage": "as downloaded",
+            "official_url": official_url, "vintage": "as downloaded",
         }
         _write_manifest(raw_dir, manifest)
-    return payload
 
 
 def parse_services(payload: dict) -> pd.DataFrame:
