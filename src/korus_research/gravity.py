@@ -987,6 +987,18 @@ def estimate_specification(spec: Specification, table: pd.DataFrame, members: tu
     return result, data, terms
 
 
+def year_flows(panel: pd.DataFrame, flow: str, year: int) -> pd.DataFrame:
+    """The ``year`` flows as a square exporter x importer matrix over the countries that both
+    export and import (domestic flows on the diagonal); :class:`GravityError` when incomplete."""
+    rows = panel[panel["year"] == year]
+    flows = rows.pivot_table(index="exporter", columns="importer", values=flow, aggfunc="sum")
+    countries = sorted(set(flows.index) & set(flows.columns))
+    flows = flows.reindex(index=countries, columns=countries)
+    if flows.isna().any().any():
+        raise GravityError(f"the {year} flows are not a complete square matrix (domestic flows needed)")
+    return flows
+
+
 def ge_from_panel(panel: pd.DataFrame, flow: str, year: int, members: tuple[str, str], beta: float,
                   sigma: float = 7.0) -> tuple[GEResult, pd.DataFrame]:
     """GE counterfactual on one year of a panel with domestic flows: the agreement's effect
@@ -995,12 +1007,8 @@ def ge_from_panel(panel: pd.DataFrame, flow: str, year: int, members: tuple[str,
     Returns the result and a summary for the members: bilateral flows, total exports and
     real income (percentage changes).
     """
-    year_rows = panel[panel["year"] == year]
-    flows = year_rows.pivot_table(index="exporter", columns="importer", values=flow, aggfunc="sum")
-    countries = sorted(set(flows.index) & set(flows.columns))
-    flows = flows.reindex(index=countries, columns=countries)
-    if flows.isna().any().any():
-        raise GravityError(f"the {year} flows are not a complete square matrix (domestic flows needed)")
+    flows = year_flows(panel, flow, year)
+    countries = list(flows.index)
     a, b = members
     tau = pd.DataFrame(1.0, index=countries, columns=countries)
     tau.loc[a, b] = tau.loc[b, a] = np.exp(-beta)
@@ -1281,11 +1289,8 @@ def ge_agreement_effect(data: pd.DataFrame, flow: str, coefficients: pd.Series, 
         Trade Policy Analysis: The Structural Gravity Model. WTO and UNCTAD (ch. 2).
     """
     rows = data[data["year"] == year]
-    flows = rows.pivot_table(index="exporter", columns="importer", values=flow, aggfunc="sum")
-    countries = sorted(set(flows.index) & set(flows.columns))
-    flows = flows.reindex(index=countries, columns=countries)
-    if flows.isna().any().any():
-        raise GravityError(f"the {year} flows are not a complete square matrix (domestic flows needed)")
+    flows = year_flows(data, flow, year)
+    countries = list(flows.index)
     a, b = members
     beta = pd.DataFrame(0.0, index=countries, columns=countries)
     for i, j in ((a, b), (b, a)):
