@@ -213,6 +213,39 @@ def test_closing_the_imbalance_of_two_countries_matches_an_independent_solution(
     assert w[0] < w[1]
 
 
+def test_closing_only_two_countries_imbalances_with_an_absorber():
+    # SYNTHETIC toy economy: closing only C0's and C1's deficits, C3 absorbing what they give up
+    flows, _ = constructed_world(5, seed=11, alpha=0.3, deficit_sd=15.0)
+    y, e = flows.sum(axis=1), flows.sum(axis=0)
+    keep = pd.Series(0.0, index=["C0", "C1"])
+    result = structural.solve_ge(flows, None, theta=5.0, keep_imbalances=keep, absorber="C3")
+    new = result.flows
+    deficits = new.sum(axis=0) - new.sum(axis=1)  # expenditure minus output, after the change
+    assert abs(deficits["C0"]) < 1e-9 * y.sum() and abs(deficits["C1"]) < 1e-9 * y.sum()
+    # the others keep theirs (additive: in units of world output, the numeraire) and C3 takes the rest
+    for c in ("C2", "C4"):
+        assert deficits[c] == pytest.approx(e[c] - y[c], rel=1e-9, abs=1e-9)
+    assert deficits["C3"] == pytest.approx((e - y)[["C0", "C1", "C3"]].sum(), rel=1e-9)
+    assert abs(deficits.sum()) < 1e-9 * y.sum() and result.max_clearing_error < 1e-10
+    # a per-country share of zero everywhere is the closing of every imbalance; of one, the baseline
+    everyone = structural.solve_ge(flows, None, theta=5.0, keep_imbalances=pd.Series(0.0, index=flows.index),
+                                   absorber="C3")
+    np.testing.assert_allclose(everyone.flows, structural.solve_ge(flows, None, 5.0, keep_imbalances=0.0).flows,
+                               rtol=1e-10)
+    nobody = structural.solve_ge(flows, None, theta=5.0, keep_imbalances=pd.Series(1.0, index=flows.index),
+                                 absorber="C3")
+    np.testing.assert_allclose(nobody.flows, flows, rtol=1e-10)
+    with pytest.raises(ParameterError) as info:
+        structural.solve_ge(flows, None, imbalances="multiplicative", keep_imbalances=keep, absorber="C3")
+    assert info.value.parameter == "imbalances"
+    with pytest.raises(ParameterError) as info:
+        structural.solve_ge(flows, None, keep_imbalances=keep, absorber="XX")
+    assert info.value.parameter == "absorber" and "C3" in info.value.valid
+    with pytest.raises(ParameterError) as info:
+        structural.solve_ge(flows, None, keep_imbalances=pd.Series(0.0, index=["ZZZ"]), absorber="C3")
+    assert info.value.parameter == "keep_imbalances"
+
+
 def test_bad_parameters_name_the_parameter_and_the_valid_values():
     flows, _ = constructed_world(4, seed=1)
     with pytest.raises(ParameterError) as info:
@@ -418,6 +451,13 @@ def test_the_bootstrap_is_seeded_and_stable(synthetic_account_inputs):
     closed = frame[frame["quantity"] == structural.QUANTITIES["closed"]]
     assert closed["interval"].iloc[0] == "range across estimators"
     assert "trade elasticities" in closed["diagnostics_detail"].iloc[0]
+    # only the two countries' imbalances closed, C3 absorbing them: within the range over elasticities
+    members = structural.structural_account(panel, "C0", "C1", 2011, 2016, seed=3, absorber="C3", **kwargs)
+    lo, hi = members.sensitivity.loc["closed: members@2014", ["low", "high"]]
+    assert lo <= members.table.loc["closed: members@2014", "estimate"] <= hi
+    assert members.checks["closed: members"][0] == "passed"
+    assert "closed: members@2014" not in first.table.index  # no ROW in this panel: skipped, and said
+    assert "structural: only the two countries' imbalances closed" in dict(first.skipped)
 
 
 def test_the_bootstrap_gives_the_same_draws_in_worker_processes(synthetic_account_inputs):

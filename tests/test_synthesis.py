@@ -240,3 +240,69 @@ def test_structural_account_reads_notebook_07_in_order():
     assert counterfactuals.loc[0, ["usd_bn", "low", "high", "diagnostics"]].tolist() == [-2.0, -9.0, 4.0, "failed"]
     empty_change, empty_cf = synthesis.structural_account(synthetic_estimates())
     assert empty_change.empty and empty_cf.empty
+
+
+def _structural_rows(study: Study = KOR) -> pd.DataFrame:
+    """SYNTHETIC rows in the layout notebook 07 writes (WIOD years 2010 and 2014)."""
+    ge = "structural gravity GE"
+    span = "2010-2014"
+    rows = [dict(quantity="structural change: incomes", estimator=ge, period=span, unit="US$ bn", value=-3.0,
+                 low=-3.5, high=-2.5, diagnostics="passed"),
+            dict(quantity="structural change: aggregate imbalances", estimator=ge, period=span, unit="US$ bn",
+                 value=-0.5, low=-0.6, high=-0.4, diagnostics="passed"),
+            dict(quantity="structural change: the agreement", estimator=ge, period=span, unit="US$ bn", value=-2.0,
+                 low=-6.0, high=1.0, diagnostics="failed"),
+            dict(quantity="structural change: the pair's other trade costs", estimator=ge, period=span,
+                 unit="US$ bn", value=-7.0, low=-9.0, high=-5.0, diagnostics="passed"),
+            dict(quantity="structural change: the rest of the world's trade costs", estimator=ge, period=span,
+                 unit="US$ bn", value=0.5, low=-1.0, high=2.0, diagnostics="passed"),
+            dict(quantity="structural: change in the balance", estimator=ge, period=span, unit="US$ bn", value=-12.0),
+            dict(quantity="structural: balance, WIOD (goods and services)", estimator=ge, period="2014",
+                 unit="US$ bn", value=-30.0),
+            dict(quantity="structural: aggregate imbalances closed (GE)", estimator=ge, period="2014", unit="US$ bn",
+                 value=-20.0, interval="range across estimators", low=-21.0, high=-19.0, diagnostics="passed"),
+            dict(quantity="structural: the two countries' imbalances closed (GE)", estimator=ge, period="2014",
+                 unit="US$ bn", value=-8.0, interval="range across estimators", low=-9.0, high=-7.0,
+                 diagnostics="passed"),
+            dict(quantity="structural: WIOD balance minus the Census goods balance", estimator="WIOD minus Census",
+                 period="2010", unit="US$ bn", value=-4.0),
+            dict(quantity="structural: WIOD balance minus the Census goods balance", estimator="WIOD minus Census",
+                 period="2014", unit="US$ bn", value=-6.0)]
+    return pd.concat([synthetic_estimates(study), results.estimate_rows(rows, "07", study.study_id)],
+                     ignore_index=True)
+
+
+def test_the_attribution_on_the_structural_account_by_hand():
+    est = _structural_rows()
+    table, bridge = synthesis.structural_attribution(est, KOR)
+    # GE macro parts, the headline (the PPML event study, -1), autos beyond the agreement (-6 - (-2)), what is left
+    assert table.loc[synthesis.GE_IMBALANCES, ["usd_bn", "low", "high"]].tolist() == [-0.5, -0.6, -0.4]
+    assert table.loc[synthesis.GE_INCOMES, "usd_bn"] == -3.0
+    assert table.loc[synthesis.GE_HEADLINE, "usd_bn"] == pytest.approx(-1.0)
+    assert table.loc[synthesis.GE_HEADLINE, "basis"].startswith("event study")
+    assert table.loc[synthesis.AUTOS_COMPOSITION, "usd_bn"] == pytest.approx(-4.0)
+    # the GE counterpart is shown, not counted; the counted rows add up to the total (-10)
+    assert not table.loc[synthesis.GE_AGREEMENT, "counted"] and table.loc[synthesis.GE_AGREEMENT, "usd_bn"] == -2.0
+    assert table.loc[synthesis.LEFT, "usd_bn"] == pytest.approx(-10.0 - (-0.5 - 3.0 - 1.0 - 4.0))
+    assert table.loc[table["counted"], "usd_bn"].sum() == pytest.approx(table.loc[synthesis.TOTAL, "usd_bn"])
+    assert table.attrs["macro source"] == "GE"
+    # the bridge: model change -12; gap moved from -4 to -6, so Census goods 2010-2014 = -12 - (-2) = -10;
+    # the study's years (2011->2016, -10) add 0
+    steps = bridge["usd_bn"]
+    assert bridge.loc[bridge["step"] == "part", "usd_bn"].sum() == pytest.approx(-12.0)
+    assert list(bridge.loc[bridge["step"] == "subtotal", "usd_bn"]) == pytest.approx([-12.0, -10.0, -10.0])
+    assert steps.iloc[-4] == pytest.approx(2.0) and steps.iloc[-2] == pytest.approx(0.0)
+    text = " ".join(synthesis.structural_findings(table, bridge, est, KOR))
+    assert "-10.0 bn (Census goods)" in text and "closing only the US's and KOR's own imbalances accounts for -8.0" in text
+    assert "intervals overlap" in text  # headline [-5, 1] and GE [-6, 1]
+    rows = results.estimate_rows(synthesis.structural_attribution_rows(table, KOR), "06", KOR.study_id)
+    assert len(rows) == len(table)
+
+
+def test_without_the_structural_account_the_macro_parts_come_from_the_trade_equations():
+    table, bridge = synthesis.structural_attribution(synthetic_estimates(), KOR)
+    assert table.attrs["macro source"] == "trade equations" and bridge.empty
+    assert "macro: demand (trade equations)" in table.index and synthesis.GE_AGREEMENT not in table.index
+    assert table.loc[table["counted"], "usd_bn"].sum() == pytest.approx(-10.0)
+    text = " ".join(synthesis.structural_findings(table, bridge, synthetic_estimates(), KOR))
+    assert "no structural account for KOR" in text

@@ -93,22 +93,36 @@ def _study_summary(report_dir: Path, study, store, figure_key: str) -> list[str]
     from .errors import ResultsError
 
     partner = html.escape(study.partner)
-    out = [f"<h2>Study {html.escape(study.study_id)}: {partner}, {html.escape(study.agreement)}, "
-           f"{study.base_year} to {study.compare_year}</h2>", _table(study.summary().reset_index())]
+    study_table = [f"<h2>Study {html.escape(study.study_id)}: {partner}, {html.escape(study.agreement)}, "
+                   f"{study.base_year} to {study.compare_year}</h2>", _table(study.summary().reset_index())]
     try:
         findings = store.load("synthesis_findings")["finding"]
         attribution = store.load("synthesis_attribution")
     except ResultsError as err:
-        out.append(f"<p>No synthesis for this study yet ({html.escape(str(err))}).</p>")
-        return out
-    out.append(f"<h2>Findings: {partner}</h2><ul>")
-    out += [f"<li>{html.escape(f)}</li>" for f in findings]
-    out.append("</ul>")
+        return study_table + [f"<p>No synthesis for this study yet ({html.escape(str(err))}).</p>"]
+    # the report opens with the attribution built on the structural account (notebook 06)
+    out = [f"<h2>What changed the US goods balance with {partner}, {study.base_year} to {study.compare_year}: "
+           "the attribution on the structural account (US$ bn)</h2>",
+           "<p>Aggregate imbalances and incomes are counterfactuals of a general-equilibrium gravity model with "
+           "trade imbalances (notebook 07); the agreement is the headline design's estimate, its GE counterpart "
+           "shown beside it and not added; the counted rows and what is left add up to the total change.</p>"]
     chart = report_dir / "figures" / "06_joint_study" / figure_key / "attribution.png"
     if chart.exists():
         rel = chart.relative_to(report_dir).as_posix()
-        out.append(f"<figure><img src='{html.escape(rel)}' alt='attribution chart'></figure>")
+        out.append(f"<figure><img src='{html.escape(rel)}' alt='attribution of the change in the balance'></figure>")
     out.append(_table(attribution.round(2)))
+    if store.has("synthesis_bridge"):
+        bridge = store.load("synthesis_bridge")
+        if len(bridge):
+            out.append("<h3>From the model's change to the study's Census goods change</h3>")
+            out.append(_table(bridge.round(2)))
+    out += study_table
+    out.append(f"<h2>Findings: {partner}</h2><ul>")
+    out += [f"<li>{html.escape(f)}</li>" for f in findings]
+    out.append("</ul>")
+    if store.has("synthesis_accounting"):
+        out.append("<h3>Cross-check: the additive accounting (trade equations, notebook 05)</h3>")
+        out.append(_table(store.load("synthesis_accounting").round(2)))
     if store.has("synthesis_headline"):
         chosen = store.load("synthesis_headline").iloc[0]
         out.append(f"<h3>The agreement's effect: the headline rule</h3><p>Rule: {html.escape(str(chosen['rule']))}.</p>"
@@ -215,7 +229,10 @@ def build_comparison(report_dir: Path | None = None) -> Path:
         try:
             study = results.load_study(folder)
             store = results.read_store(study, folder)
-            table = store.load("synthesis_attribution").set_index("component")["usd_bn"]
+            attribution = store.load("synthesis_attribution")
+            if "counted" in attribution:  # a part shown beside another (the agreement's GE counterpart) is left out
+                attribution = attribution[attribution["counted"] | attribution["component"].str.startswith("total")]
+            table = attribution.set_index("component")["usd_bn"]
         except (KorusError, ValueError, KeyError) as err:  # a stale or broken folder is listed, not fatal
             skipped.append(f"<li>{html.escape(folder.name)}: not shown ({html.escape(str(err))})</li>")
             continue

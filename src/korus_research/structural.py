@@ -140,7 +140,8 @@ def bilateral_balance(flows: pd.DataFrame, reporter: str, partner: str) -> float
 
 
 def ge_imbalance_change(flows: pd.DataFrame, beta: pd.DataFrame | None = None, theta: float = 6.0,
-                        imbalances: str = "additive", keep_imbalances: float = 1.0, tol: float = 1e-13,
+                        imbalances: str = "additive", keep_imbalances: float | pd.Series = 1.0,
+                        absorber: str | None = None, tol: float = 1e-13,
                         max_iter: int = 100000) -> gravity.GEImbalanceResult:
     """General-equilibrium counterfactual of a change in trade costs and in the aggregate
     trade imbalances (exact hat algebra).
@@ -156,10 +157,16 @@ def ge_imbalance_change(flows: pd.DataFrame, beta: pd.DataFrame | None = None, t
         Trade elasticity.
     imbalances : {"additive", "multiplicative"}
         How the imbalances enter: ``E_j = Y_j + D_j`` or ``E_j = delta_j Y_j``.
-    keep_imbalances : float
+    keep_imbalances : float or Series
         Share of each country's baseline imbalance kept, in [0, 1]: 1 keeps them (the case
         of :func:`korus_research.gravity.ge_with_imbalances`), 0 closes every one (Dekle,
-        Eaton and Kortum 2007).
+        Eaton and Kortum 2007). A Series (by country, 1 where absent) keeps a share per
+        country; the deficits then no longer add to zero, and ``absorber`` takes what the
+        others gave up (additive convention only).
+    absorber : str, optional
+        The country whose deficit absorbs ``sum_j (1 - kappa_j) D_j`` when
+        ``keep_imbalances`` is a Series (e.g. the rest of the world, ``"ROW"``), so that
+        world deficits still add to zero.
 
     Returns
     -------
@@ -191,8 +198,22 @@ def ge_imbalance_change(flows: pd.DataFrame, beta: pd.DataFrame | None = None, t
     """
     if imbalances not in IMBALANCES:
         raise ParameterError("imbalances", imbalances, IMBALANCES)
-    if not 0.0 <= float(keep_imbalances) <= 1.0:
-        raise ParameterError("keep_imbalances", keep_imbalances, "a share in [0, 1] (1 keeps, 0 closes them)")
+    per_country = isinstance(keep_imbalances, pd.Series)
+    if per_country:
+        unknown = sorted(set(keep_imbalances.index) - set(flows.index))
+        if unknown:
+            raise ParameterError("keep_imbalances", unknown, sorted(flows.index), "countries of the flow matrix")
+        kept = keep_imbalances.reindex(flows.index).fillna(1.0).astype(float)
+        if imbalances != "additive":
+            raise ParameterError("imbalances", imbalances, ["additive"],
+                                 "a per-country closing keeps world deficits at zero only in the additive convention")
+        if absorber not in flows.index:
+            raise ParameterError("absorber", absorber, sorted(flows.index),
+                                 "a country of the flow matrix, which takes the deficits given up")
+    else:
+        kept = pd.Series(float(keep_imbalances), index=flows.index)
+    if not ((kept >= 0.0) & (kept <= 1.0)).all():
+        raise ParameterError("keep_imbalances", keep_imbalances, "shares in [0, 1] (1 keeps, 0 closes them)")
     if not theta > 0:
         raise ParameterError("theta", theta, "a positive trade elasticity")
     if list(flows.index) != list(flows.columns):
@@ -207,11 +228,14 @@ def ge_imbalance_change(flows: pd.DataFrame, beta: pd.DataFrame | None = None, t
     np.fill_diagonal(b, 1.0)
     y, e = x.sum(axis=1), x.sum(axis=0)
     pi = x / e[None, :]
-    kappa = float(keep_imbalances)
+    kappa = kept.to_numpy()
+    new_deficits = kappa * (e - y)
+    if per_country:  # the absorber takes what the others gave up: world deficits still add to zero
+        new_deficits[list(flows.index).index(absorber)] += float(((1 - kappa) * (e - y)).sum())
 
     def expenditure(w):
         if imbalances == "additive":
-            return y * w + kappa * (e - y)
+            return y * w + new_deficits
         return (1 + kappa * (e / y - 1)) * y * w
 
     w = np.ones(len(y))
@@ -237,8 +261,8 @@ def ge_imbalance_change(flows: pd.DataFrame, beta: pd.DataFrame | None = None, t
 
 
 def solve_ge(flows: pd.DataFrame, beta: pd.DataFrame | None = None, theta: float = 6.0,
-             imbalances: str = "additive", keep_imbalances: float = 1.0,
-             tol: float = 1e-13) -> gravity.GEImbalanceResult:
+             imbalances: str = "additive", keep_imbalances: float | pd.Series = 1.0,
+             absorber: str | None = None, tol: float = 1e-13) -> gravity.GEImbalanceResult:
     """The GE counterfactual of the account.
 
     A change of trade costs alone (``keep_imbalances = 1``) is solved by
@@ -255,13 +279,13 @@ def solve_ge(flows: pd.DataFrame, beta: pd.DataFrame | None = None, theta: float
     Zylkin, T. (2019). GE_GRAVITY: Stata module to solve a simple general equilibrium
         one-sector trade model. Statistical Software Components S458678.
     """
-    if float(keep_imbalances) == 1.0:
+    if not isinstance(keep_imbalances, pd.Series) and float(keep_imbalances) == 1.0:
         if imbalances not in IMBALANCES:
             raise ParameterError("imbalances", imbalances, IMBALANCES)
         beta = beta if beta is not None else pd.DataFrame(0.0, index=flows.index, columns=flows.columns)
         return gravity.ge_with_imbalances(flows, beta, theta=theta, imbalances=imbalances, tol=tol)
     return ge_imbalance_change(flows, beta, theta=theta, imbalances=imbalances, keep_imbalances=keep_imbalances,
-                               tol=tol)
+                               absorber=absorber, tol=tol)
 
 
 def directional_beta(flows: pd.DataFrame, effects: dict) -> pd.DataFrame:
@@ -848,6 +872,7 @@ QUANTITIES = {
     "balance": "structural: balance, WIOD (goods and services)",
     "closed": "structural: aggregate imbalances closed (GE)",
     "closed at unchanged wages": "structural: aggregate imbalances closed at unchanged wages",
+    "closed: members": "structural: the two countries' imbalances closed (GE)",
     "agreement": "structural: agreement removed (GE)",
     "both": "structural: imbalances closed and agreement removed (GE)",
     "both: imbalances": "structural: aggregate imbalances, Shapley part of the joint counterfactual",
@@ -903,7 +928,9 @@ class StructuralAccount:
         """The GE counterfactuals in the compare year: each one's contribution to the balance
         (actual minus counterfactual) and the counterfactual balance, US$ bn."""
         c = self.info["compare_wiod"]
+        r, p, a = self.info["reporter"], self.info["partner"], self.info.get("absorber", "ROW")
         keys = [("closed", "aggregate imbalances closed"),
+                ("closed: members", f"  only {r}'s and {p}'s closed ({a} absorbs them)"),
                 ("closed at unchanged wages", "  at unchanged wages (expenditure = output, the same import shares)"),
                 ("agreement", "agreement removed"),
                 ("both", "both together"), ("both: imbalances", "  both: Shapley part of the imbalances"),
@@ -962,12 +989,13 @@ class StructuralAccount:
             row = {"quantity": quantity, "estimator": estimator, "period": period, "unit": "US$ bn",
                    "value": float(r["estimate"]), "diagnostics": status}
             varies = pd.notna(r["low"]) and r["high"] - r["low"] > 1e-9
-            if name == "closed" and key in self.sensitivity.index:
+            if name in ("closed", "closed: members") and key in self.sensitivity.index:
                 lo, hi = self.sensitivity.loc[key, ["low", "high"]]
                 row.update(low=float(min(lo, r["estimate"])), high=float(max(hi, r["estimate"])),
                            interval="range across estimators")
+                conventions = "both imbalance conventions" if name == "closed" else "the additive convention"
                 detail = (f"{detail}; no estimated coefficient enters (the baseline is the data): the interval is the "
-                          f"range over trade elasticities {self.info['theta range']} and both imbalance conventions")
+                          f"range over trade elasticities {self.info['theta range']} and {conventions}")
             elif varies:
                 row.update(low=float(r["low"]), high=float(r["high"]), interval="95% CI")
                 detail = f"{detail}; percentile interval of {how}" if detail else f"percentile interval of {how}"
@@ -998,7 +1026,7 @@ def structural_account(panel: pd.DataFrame, reporter: str, partner: str, base_ye
                        entry_year: int | None = None, coefficients: AgreementCoefficients | None = None,
                        theta: float = 6.0, imbalances: str = "additive", draws: int = 19, seed: int = 0,
                        jobs: int = 1, level: float = 0.95, theta_range: tuple[float, float] = (4.0, 8.0),
-                       flow: str = WIOD_FLOW, unit: float = WIOD_TO_BN) -> StructuralAccount:
+                       flow: str = WIOD_FLOW, unit: float = WIOD_TO_BN, absorber: str = "ROW") -> StructuralAccount:
     """The structural account of the reporter's balance with the partner.
 
     Parameters
@@ -1026,6 +1054,9 @@ def structural_account(panel: pd.DataFrame, reporter: str, partner: str, base_ye
         ``if __name__ == "__main__":`` (notebooks and tests need nothing).
     theta_range : tuple of float
         Trade elasticities of the sensitivity table.
+    absorber : str
+        The panel's country (the rest of the world in WIOD) whose deficit takes what the
+        reporter and the partner give up when only their two imbalances are closed.
 
     Returns
     -------
@@ -1034,7 +1065,10 @@ def structural_account(panel: pd.DataFrame, reporter: str, partner: str, base_ye
     Notes
     -----
     The counterfactuals, in the compare year, are each one's contribution to the balance
-    (actual minus counterfactual; :func:`solve_ge`): (a) every aggregate imbalance closed;
+    (actual minus counterfactual; :func:`solve_ge`): (a) every aggregate imbalance closed,
+    and (a') only the reporter's and the partner's closed, the ``absorber`` taking the
+    deficits they give up (the part of the balance owed to the two countries' own
+    saving-investment gaps, additive convention);
     (b) the agreement removed (``-b`` on each direction's flow); (c) both, split by Shapley
     values (the interaction is what makes the order matter). The decomposition
     (:func:`decompose_balance`) is made in both years, the change split
@@ -1096,6 +1130,19 @@ def structural_account(panel: pd.DataFrame, reporter: str, partner: str, base_ye
 
     x_c = flows[compare]
     closed = solve_ge(x_c, None, theta, imbalances, keep_imbalances=0.0)
+    members = pd.Series(0.0, index=[reporter, partner])
+
+    def members_closed(th):
+        """The balance with only the reporter's and the partner's imbalances closed (additive)."""
+        shut = solve_ge(x_c, None, th, "additive", keep_imbalances=members, absorber=absorber)
+        return bilateral_balance(shut.flows, reporter, partner) / unit, shut.max_clearing_error
+
+    if absorber in x_c.index and absorber not in (reporter, partner):
+        v_members, members_clearing = members_closed(theta)
+    else:
+        v_members, members_clearing = None, None
+        skipped.append(("structural: only the two countries' imbalances closed",
+                        f"the panel has no country {absorber!r} (other than the two) to absorb their deficits"))
     # the same closing with no change of wages or prices: each country spends its output with the baseline shares
     unchanged_wages = x_c / x_c.sum(axis=0) * x_c.sum(axis=1)
     b_c = bilateral_balance(x_c, reporter, partner) / unit
@@ -1108,6 +1155,9 @@ def structural_account(panel: pd.DataFrame, reporter: str, partner: str, base_ye
         q[f"closed@{compare}"] = b_c - bilateral_balance(closed.flows, reporter, partner) / unit
         q[f"closed at unchanged wages@{compare}"] = b_c - bilateral_balance(unchanged_wages, reporter, partner) / unit
         levels["aggregate imbalances closed"] = b_c - q[f"closed@{compare}"]
+        if v_members is not None:
+            q[f"closed: members@{compare}"] = b_c - v_members
+            levels[f"  only {reporter}'s and {partner}'s closed ({absorber} absorbs them)"] = v_members
         levels["  at unchanged wages (expenditure = output, the same import shares)"] = (
             b_c - q[f"closed at unchanged wages@{compare}"])
         if with_agreement:
@@ -1204,6 +1254,9 @@ def structural_account(panel: pd.DataFrame, reporter: str, partner: str, base_ye
     closed_values = sensitivity_grid["aggregate imbalances closed"]
     sensitivity = pd.DataFrame({"low": [closed_values.min()], "high": [closed_values.max()]},
                                index=[f"closed@{compare}"])
+    if v_members is not None:
+        member_values = pd.Series({th: b_c - members_closed(th)[0] for th in grid})
+        sensitivity.loc[f"closed: members@{compare}"] = [member_values.min(), member_values.max()]
     sensitivity.attrs["grid"] = sensitivity_grid
 
     # ---- the baseline's fit in each year
@@ -1239,6 +1292,9 @@ def structural_account(panel: pd.DataFrame, reporter: str, partner: str, base_ye
     ge_status = ("passed", f"GE converged, largest market-clearing error {clearing:.1e}") if clearing < 1e-8 else (
         "failed", f"GE did not clear markets (largest error {clearing:.1e})")
     checks = {"closed": ge_status,
+              "closed: members": (("passed" if members_clearing is not None and members_clearing < 1e-8 else "failed"),
+                                  f"only {reporter}'s and {partner}'s deficits closed, {absorber} absorbing them; "
+                                  f"largest market-clearing error {members_clearing or 0:.1e}"),
               "closed at unchanged wages": ("not tested", "each country spends its output with the baseline import "
                                                           "shares: the part of closing the imbalances without the "
                                                           "relative-wage adjustment (the transfer problem)")}
@@ -1299,7 +1355,8 @@ def structural_account(panel: pd.DataFrame, reporter: str, partner: str, base_ye
                  + (f" and {len(coef_control)} pairs of {coefficients.table}" if need_coefficients else "")
                  + f" with replacement; the {reporter}-{partner} pair kept once in each")
     info = {
-        "reporter": reporter, "partner": partner, "base_year": base_year, "compare_year": compare_year,
+        "reporter": reporter, "partner": partner, "absorber": absorber, "base_year": base_year,
+        "compare_year": compare_year,
         "base_wiod": base, "compare_wiod": compare, "span": span,
         "years": (f"the panel years nearest to the study's {base_year} and {compare_year}: {base} and {compare}"),
         "decomposition periods": [str(y) for y in flows] + ([span] if span else []),
@@ -1489,6 +1546,14 @@ def findings(account: StructuralAccount, gaps: pd.DataFrame | None = None) -> li
                f"spending its output with the same import shares) the imbalances would account for "
                f"{table.loc[f'closed at unchanged wages@{c}', 'estimate']:+.1f} bn: the rest is the transfer problem, "
                "the relative wages that move when the deficits close.")
+    if f"closed: members@{c}" in table.index:
+        sens = account.sensitivity.loc[f"closed: members@{c}"]
+        out.append(f"(a') Closing only {r}'s and {p}'s imbalances ({info['absorber']} absorbing them, additive) "
+                   f"would move it to {table.loc[f'balance@{c}', 'estimate'] - table.loc[f'closed: members@{c}', 'estimate']:.1f}"
+                   f" bn: the two countries' own saving-investment gaps account for "
+                   f"{table.loc[f'closed: members@{c}', 'estimate']:+.1f} bn (over trade elasticities "
+                   f"{info['theta range']} {sens['low']:+.1f} to {sens['high']:+.1f} bn); the rest of (a) comes from "
+                   "third countries' imbalances.")
     if f"agreement@{c}" in table.index:
         lead = account.checks.get("agreement", ("", ""))[0]
         out.append(f"(b) Removing the agreement (directional effects from {info['coefficients from']}, lead test "

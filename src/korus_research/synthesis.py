@@ -486,7 +486,7 @@ def findings(attrib: pd.DataFrame, agreement: pd.DataFrame, lit: pd.DataFrame, e
     if RESIDUAL in attrib.index and len(attrib) > 2:
         parts = [c for c in attrib.index if c not in (RESIDUAL, TOTAL)]
         named = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
-        out.append(f"What the parts ({named}) leave unexplained"
+        out.append(f"In the additive accounting (the cross-check), what the parts ({named}) leave unexplained"
                    + ("" if AGREEMENT_ROW in attrib.index else ", the agreement's part included,")
                    + f" is {attrib.loc[RESIDUAL, 'usd_bn']:+.1f} bn.")
     if services and len(services.get("years", [])) >= 2 and np.isfinite(services.get("growth", np.nan)):
@@ -506,6 +506,7 @@ STRUCTURAL_CHANGE = ("structural change: incomes", "structural change: aggregate
                      "structural change: the rest of the world's trade costs", "structural: change in the balance")
 #: Notebook 07's general-equilibrium counterfactuals in the last WIOD year.
 STRUCTURAL_COUNTERFACTUALS = ("structural: aggregate imbalances closed (GE)",
+                              "structural: the two countries' imbalances closed (GE)",
                               "structural: agreement removed (GE)",
                               "structural: imbalances closed and agreement removed (GE)",
                               "structural: aggregate imbalances, Shapley part of the joint counterfactual",
@@ -527,3 +528,212 @@ def structural_account(est: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 .rename(columns={"value": "usd_bn"}).reset_index(drop=True))
 
     return pick(STRUCTURAL_CHANGE), pick(STRUCTURAL_COUNTERFACTUALS)
+
+
+# --------------------------------------------------------------------------- the attribution on the structural account
+
+#: Rows of the attribution built on the structural account (:func:`structural_attribution`).
+GE_IMBALANCES = "aggregate imbalances (GE)"
+GE_INCOMES = "incomes (GE)"
+GE_HEADLINE = "the agreement (headline design)"
+GE_AGREEMENT = "the agreement's GE counterpart (beside the headline, not added)"
+AUTOS_COMPOSITION = "autos composition (beyond the agreement)"
+LEFT = "what is left (other trade costs, third countries, years and basis)"
+STRUCTURAL_COLUMNS = ["usd_bn", "interval", "low", "high", "diagnostics", "basis", "notebook", "counted"]
+#: The level counterfactuals of notebook 07 (compare year of the model) quoted by the findings.
+_CLOSED = "structural: aggregate imbalances closed (GE)"
+_MEMBERS = "structural: the two countries' imbalances closed (GE)"
+_WIOD_BALANCE = "structural: balance, WIOD (goods and services)"
+_GAP = "structural: WIOD balance minus the Census goods balance"
+
+
+def _structural_span(est: pd.DataFrame) -> str | None:
+    rows = _rows(est, "structural change: incomes")
+    return str(rows["period"].iloc[0]) if len(rows) else None
+
+
+def structural_attribution(est: pd.DataFrame, study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The change in the US goods balance between the study's years attributed on the
+    structural account (notebook 07): aggregate imbalances and incomes from the
+    general-equilibrium model, the agreement by the headline rule (its GE counterpart beside
+    it), autos composition beyond the agreement, and what is left.
+
+    Parameters
+    ----------
+    est : DataFrame
+        The study's estimate table (notebooks 01-05 and 07).
+    study : Study
+
+    Returns
+    -------
+    (table, bridge)
+        ``table``: by component ``usd_bn, interval, low, high, diagnostics, basis, notebook,
+        counted``; the counted rows and "what is left" add up to the total change (Census
+        goods); the agreement's GE counterpart is shown, not counted (it measures what the
+        headline measures). ``table.attrs``: the headline choice (``agreement``), the autos
+        choice, and ``macro source`` ("GE" or "trade equations").
+        ``bridge``: the exact path from the model's change (WIOD, goods and services, the
+        panel years nearest the study's) to the study's Census goods change: the model's
+        five parts, the change in the definitional gap (WIOD minus Census goods), and the
+        difference the years make. Empty when notebook 07 has no account for the partner.
+
+    Notes
+    -----
+    The macro parts are the Shapley parts of the change in the model's balance that the
+    countries' outputs (incomes) and aggregate trade imbalances (saving less investment)
+    account for, in the GE model with imbalances (Dekle, Eaton and Kortum 2007; the model's
+    trade costs are calibrated to the data, so every part is counterfactual, not a fitted
+    residual). They are measured between the WIOD years nearest to the study's years and on
+    WIOD's basis, which the bridge reconciles to the Census goods change; "what is left"
+    carries that difference with the other trade costs and third countries' trade. When the
+    partner is outside the WIOD panel the macro parts are notebook 05's trade equations
+    (labelled as such) and the bridge is empty.
+
+    References
+    ----------
+    Dekle, R., Eaton, J. and Kortum, S. (2007). Unbalanced trade. American Economic Review
+        97(2), 351-355.
+    Felbermayr, G. and Yotov, Y. V. (2021). From theory to policy with gravitas: a solution
+        to the mystery of the excess trade balances. European Economic Review 139, 103875.
+    """
+    accounting, _ = attribution(est, study)
+    span = f"{study.base_year}->{study.compare_year}"
+    total = float(accounting.loc[TOTAL, "usd_bn"])
+    wiod_span = _structural_span(est)
+    rows = []
+
+    def add(component, r, basis, notebook, counted=True):
+        has = r["interval"] != "none"
+        rows.append((component, float(r["value"]), r["interval"], float(r["low"]) if has else np.nan,
+                     float(r["high"]) if has else np.nan, r.get("diagnostics", "not tested"), basis, notebook, counted))
+
+    if wiod_span:
+        basis = f"GE model, WIOD goods and services, {wiod_span}"
+        add(GE_IMBALANCES, _one(est, "structural change: aggregate imbalances", wiod_span), basis, "07")
+        add(GE_INCOMES, _one(est, "structural change: incomes", wiod_span), basis, "07")
+        macro_source = "GE"
+    else:
+        for quantity, label in MACRO_PARTS:
+            r = _one(est, quantity, span)
+            if r is not None:
+                add(f"{label} (trade equations)", r, f"trade equations, Census goods, {span}", "05")
+        macro_source = "trade equations"
+    chosen = accounting.attrs["agreement"]
+    if chosen["design"] is not None:
+        rows.append((GE_HEADLINE, chosen["estimate"], chosen["interval"], chosen["ci_low"], chosen["ci_high"], "passed",
+                     f"{chosen['design']}; Census goods, {study.compare_year} balance", chosen["notebook"], True))
+    ge_agreement = _one(est, "structural change: the agreement", wiod_span) if wiod_span else None
+    if ge_agreement is not None:
+        add(GE_AGREEMENT, ge_agreement, f"GE model, WIOD goods and services, {wiod_span}", "07", counted=False)
+    autos = [c for c in accounting.index if c.startswith("autos")]
+    if autos:
+        r = accounting.loc[autos[0]]
+        label = AUTOS_COMPOSITION if autos[0] == "autos beyond the agreement" else autos[0]
+        rows.append((label, r["usd_bn"], r["interval"], r["low"], r["high"],
+                     "passed" if r["interval"] != "none" else "not tested", f"Comtrade HS 87, {span}", r["notebook"],
+                     True))
+    counted = sum(r[1] for r in rows if r[-1])
+    rows.append((LEFT, total - counted, "none", np.nan, np.nan, "not tested", "the total less the counted parts", "-",
+                 True))
+    rows.append((TOTAL, total, "none", np.nan, np.nan, "not tested", f"Census goods, {span}", "01", False))
+    table = pd.DataFrame(rows, columns=["component"] + STRUCTURAL_COLUMNS).set_index("component")
+    table[["usd_bn", "low", "high"]] = table[["usd_bn", "low", "high"]].astype(float)
+    table["counted"] = table["counted"].astype(bool)
+    table.attrs.update({"agreement": chosen, "autos agreement": accounting.attrs["autos agreement"],
+                        "macro source": macro_source, "structural span": wiod_span})
+    return table, structural_bridge(est, study)
+
+
+def structural_bridge(est: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """From the model's change in the balance (notebook 07: WIOD, goods and services, the panel
+    years nearest the study's) to the study's Census goods change, exactly: the model's parts,
+    less the change in the definitional gap (WIOD minus Census goods) over the same years, plus
+    the difference the study's years make. Columns ``usd_bn, interval, low, high, step``
+    (``step``: "part" of the model's change, "subtotal", or "bridge"). Empty without an account."""
+    wiod_span = _structural_span(est)
+    cols = ["usd_bn", "interval", "low", "high", "step"]
+    if not wiod_span:
+        return pd.DataFrame(columns=cols)
+    base, compare = wiod_span.split("-")
+    span = f"{study.base_year}->{study.compare_year}"
+    rows = []
+    for quantity in (q for q in STRUCTURAL_CHANGE if q.startswith("structural change: ")):
+        r = _one(est, quantity, wiod_span)
+        if r is not None:
+            has = r["interval"] != "none"
+            rows.append((f"model: {quantity.removeprefix('structural change: ')}", float(r["value"]), r["interval"],
+                         float(r["low"]) if has else np.nan, float(r["high"]) if has else np.nan, "part"))
+    model = _one(est, "structural: change in the balance", wiod_span)
+    gaps = {y: _one(est, _GAP, y) for y in (base, compare)}
+    total = _one(est, "balance change", span, "Census")
+    if model is None or total is None or any(g is None for g in gaps.values()):
+        return pd.DataFrame(columns=cols)
+    gap_change = float(gaps[compare]["value"] - gaps[base]["value"])
+    census_wiod_years = float(model["value"]) - gap_change
+    rows += [(f"the model's change, WIOD goods and services, {wiod_span}", float(model["value"]), "none", np.nan, np.nan,
+              "subtotal"),
+             (f"less the change in the gap WIOD minus Census goods, {wiod_span} (services, basic prices)", -gap_change,
+              "none", np.nan, np.nan, "bridge"),
+             (f"Census goods change, {wiod_span}", census_wiod_years, "none", np.nan, np.nan, "subtotal"),
+             (f"the study's years instead ({span})", float(total["value"]) - census_wiod_years, "none", np.nan, np.nan,
+              "bridge"),
+             (f"Census goods change, {span}", float(total["value"]), "none", np.nan, np.nan, "subtotal")]
+    return pd.DataFrame(rows, columns=["step name"] + cols).set_index("step name")
+
+
+def structural_attribution_rows(table: pd.DataFrame, study: Study) -> list[dict]:
+    """The attribution on the structural account as rows of the estimate table (notebook 06)."""
+    span = f"{study.base_year}->{study.compare_year}"
+    return [{"quantity": f"structural attribution: {component}", "estimator": "joint study (structural account)",
+             "period": span, "unit": "US$ bn", "value": r["usd_bn"], "interval": r["interval"],
+             "low": r["low"] if r["interval"] != "none" else None,
+             "high": r["high"] if r["interval"] != "none" else None,
+             "diagnostics": r["diagnostics"], "diagnostics_detail": f"{r['basis']}; notebook {r['notebook']}"
+             + ("" if r["counted"] else "; shown, not counted in the sum")}
+            for component, r in table.iterrows()]
+
+
+def _interval_text(r) -> str:
+    return (f"{r['usd_bn']:+.1f} bn [{r['low']:+.1f}, {r['high']:+.1f}]" if r["interval"] != "none"
+            else f"{r['usd_bn']:+.1f} bn")
+
+
+def structural_findings(table: pd.DataFrame, bridge: pd.DataFrame, est: pd.DataFrame, study: Study) -> list[str]:
+    """Sentences written from the attribution on the structural account, its bridge and the
+    level counterfactuals of notebook 07 (95% intervals in brackets)."""
+    span = f"{study.base_year}-{study.compare_year}"
+    parts = [f"{c} {_interval_text(r)}" for c, r in table.iterrows() if r["counted"]]
+    out = [f"Built on the structural account, the {span} change of {table.loc[TOTAL, 'usd_bn']:+.1f} bn (Census goods) "
+           f"splits into {'; '.join(parts)}."]
+    if table.attrs.get("macro source") != "GE":
+        out.append(f"There is no structural account for {study.partner} (notebook 07 says why, e.g. a partner outside "
+                   "the WIOD panel), so the macro parts come from notebook 05's trade equations, not from the "
+                   "general-equilibrium model.")
+    if GE_AGREEMENT in table.index and GE_HEADLINE in table.index:
+        h, g = table.loc[GE_HEADLINE], table.loc[GE_AGREEMENT]
+        overlap = (np.isfinite([h["low"], h["high"], g["low"], g["high"]]).all()
+                   and h["low"] <= g["high"] and g["low"] <= h["high"])
+        out.append(f"The agreement's GE counterpart (directional gravity effects inside the GE model, "
+                   f"{table.attrs.get('structural span')}; diagnostics {g['diagnostics']}) is {_interval_text(g)}, "
+                   f"beside the headline's {_interval_text(h)}: the intervals "
+                   + ("overlap." if overlap else "do not overlap."))
+    wiod_span = table.attrs.get("structural span")
+    if wiod_span:
+        c = wiod_span.split("-")[1]
+        level, closed, members = (_one(est, q, c) for q in (_WIOD_BALANCE, _CLOSED, _MEMBERS))
+        if level is not None and closed is not None:
+            text = (f"In {c} the model's US balance with {study.partner} was {level['value']:.1f} bn; closing every "
+                    f"country's aggregate imbalance would change it by {-closed['value']:+.1f} bn, so the imbalances "
+                    f"account for {closed['value']:+.1f} bn of it")
+            if members is not None:
+                text += (f"; closing only the US's and {study.partner}'s own imbalances accounts for "
+                         f"{members['value']:+.1f} bn (range over trade elasticities {members['low']:+.1f} to "
+                         f"{members['high']:+.1f})")
+            out.append(text + ".")
+    if len(bridge):
+        model = bridge[bridge["step"] == "subtotal"]
+        out.append(f"The bridge: the model's change ({model.index[0].split(', ')[-1]}) of {model['usd_bn'].iloc[0]:+.1f} bn "
+                   f"on WIOD's goods-and-services basis is {model['usd_bn'].iloc[1]:+.1f} bn on Census goods over the "
+                   f"same years, and {model['usd_bn'].iloc[2]:+.1f} bn over the study's years; these differences are "
+                   "part of what is left.")
+    return out
