@@ -94,7 +94,8 @@ reports/06_joint_study.ipynb: $(filter-out reports/06_joint_study.ipynb,$(REPORT
 
 report: reports/index.html ## build the static HTML report of the default study (reports/index.html)
 
-reports/index.html: $(REPORTS) src/korus_research/report.py
+reports/index.html: $(REPORTS) $(addprefix src/korus_research/,report.py formatting.py dictionary.py tables/citations.csv) \
+	references.bib CITATION.cff
 	$(KR) report
 
 study: $(PROCESSED) | $(INSTALLED) ## one study into reports/studies/<id>/ (make study PARTNER=COL [BASE= COMPARE= ENTRY= CONTROLS=])

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 
 from korus_research import report
 from korus_research.study import Study
@@ -20,10 +21,17 @@ def _executed_notebook(folder: Path, stem: str) -> None:
     nbformat.write(nb, folder / f"{stem}.ipynb")
 
 
-def _check_site(folder: Path) -> str:
-    index = (folder / "index.html").read_text()
-    for target in re.findall(r"(?:href|src)='([^']+)'", index):
-        assert (folder / target).exists(), target
+def _check_site(folder: Path, page: str = "index.html") -> str:
+    """Every link and image of the page resolves: files exist, and a link to a section names an
+    id of its page."""
+    index = (folder / page).read_text()
+    for target in re.findall(r"""(?:href|src)=["']([^"']+)["']""", index):
+        if target.startswith(("http://", "https://")):
+            continue
+        path, _, anchor = target.partition("#")
+        assert (folder / path).exists(), target
+        if anchor:
+            assert f"id='{anchor}'" in (folder / path).read_text(), target
     return index
 
 
@@ -37,8 +45,20 @@ def test_report_links_resolve(tmp_path):
     (tmp_path / "figures" / "g" / study.study_id / "mine.png").write_bytes(b"\x89PNG SYNTHETIC")
     _executed_notebook(tmp_path, "03_third.failed")  # a failed run's copy is never published
     _executed_notebook(tmp_path, ".04_fourth.running")
-    report.build_report(tmp_path, study=study)
+    report.build_report(tmp_path, study=study, pdf=False)
     index = _check_site(tmp_path)
+    for page in ("dictionary.html", "references.html"):
+        _check_site(tmp_path, page)
+    # every table shown is downloadable as CSV and XLSX, and the files read back
+    tables = re.findall(r"""href=["'](tables/[^"']+\.csv)["']""", index)
+    assert "tables/provenance.csv" in tables and "tables/environment.csv" in tables
+    for csv in tables:
+        assert (tmp_path / csv).with_suffix(".xlsx").exists()
+        assert len(pd.read_csv(tmp_path / csv)) > 0
+    assert "<nav class='site'>" in index and "@media print" in index
+    assert "korus_research" in (tmp_path / "dictionary.html").read_text()
+    refs = (tmp_path / "references.html").read_text()
+    assert "references.bib" in refs and (tmp_path / "references.bib").exists() and "cff-version" in refs
     assert "03_third" not in index and "04_fourth" not in index
     assert f"figures/g/{study.study_id}/mine.png" in index
     assert "figures/g/fig.png" not in index  # another study's (or no study's) figure is not shown
@@ -92,3 +112,22 @@ def _check_site_file(page_path: Path) -> str:
     for target in re.findall(r"(?:href|src)='([^']+)'", page):
         assert (page_path.parent / target).exists(), target
     return page
+
+
+def test_the_joint_study_prints_to_pdf(tmp_path, monkeypatch):
+    import shutil
+
+    import pytest
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no Chromium on PATH: the PDF is not built (apt-get install chromium)")
+    _executed_notebook(tmp_path, "06_joint_study")
+    out = report.print_pdf(tmp_path)
+    assert out == tmp_path / "joint_study.pdf" and out.read_bytes()[:5] == b"%PDF-"
+    assert "1 + 1" not in (tmp_path / "html" / "06_joint_study.print.html").read_text()  # code hidden
+    monkeypatch.setenv("KORUS_CHROMIUM", str(tmp_path / "no-such-browser"))
+    monkeypatch.setenv("PATH", "")
+    (tmp_path / "joint_study.pdf").unlink()
+    with pytest.raises(FileNotFoundError):  # a browser named but absent is an error, not a silent skip
+        report.print_pdf(tmp_path)
+    assert not (tmp_path / "joint_study.pdf").exists()

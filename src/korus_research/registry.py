@@ -309,7 +309,7 @@ def provenance_table() -> pd.DataFrame:
             "official address": s.url,
             "vintage": s.vintage,
             "sha256": s.sha256,
-            "parser": s.parser or "(later issue)",
+            "parser": s.parser or "none (read directly where it is used)",
         }
         for s in SOURCES.values()
     ]
