@@ -1130,3 +1130,21 @@ def write_downloads(frame: pd.DataFrame, folder: str | Path, stem: str, *, units
     finally:
         Path(tmp).unlink(missing_ok=True)
     return paths
+
+
+#: Columns that hold an amount of the table's unit when a table is all in one unit (an estimate and its bounds).
+AMOUNT_COLUMNS = ("usd_bn", "low", "high", "estimate", "ci_low", "ci_high", "counterfactual balance")
+
+
+def in_unit(frame: pd.DataFrame, unit: str, columns: Sequence[Hashable] = AMOUNT_COLUMNS) -> dict:
+    """The ``units`` mapping that puts the frame's amount columns (those of ``columns`` it has) in
+    ``unit``, for :func:`styled`, :func:`to_html` and :func:`write_downloads`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> in_unit(pd.DataFrame({"usd_bn": [1.0], "low": [0.5], "note": ["x"]}), "US$ bn")
+    {'usd_bn': 'US$ bn', 'low': 'US$ bn'}
+    """
+    canonical_unit(unit)
+    return {c: unit for c in columns if c in frame.columns}

@@ -703,7 +703,9 @@ def structural_findings(table: pd.DataFrame, bridge: pd.DataFrame, est: pd.DataF
     level counterfactuals of notebook 07 (95% intervals in brackets)."""
     span = f"{study.base_year}-{study.compare_year}"
     parts = [f"{c} {_interval_text(r)}" for c, r in table.iterrows() if r["counted"]]
-    out = [f"Built on the structural account, the {span} change of {table.loc[TOTAL, 'usd_bn']:+.1f} bn (Census goods) "
+    lead = ("Built on the structural account" if table.attrs.get("macro source") == "GE"
+            else "With the trade equations' macro parts")
+    out = [f"{lead}, the {span} change of {table.loc[TOTAL, 'usd_bn']:+.1f} bn (Census goods) "
            f"splits into {'; '.join(parts)}."]
     if table.attrs.get("macro source") != "GE":
         out.append(f"There is no structural account for {study.partner} (notebook 07 says why, e.g. a partner outside "
