@@ -209,7 +209,7 @@ def _study_summary(report_dir: Path, study, store, figure_key: str, table) -> li
         if len(lit):
             out.append(f"<h3 id='literature'>Our estimates beside the published ones: {partner}</h3>")
             cols = ["published", "period", "unit", "published value", "ours", "ours low", "ours high",
-                    "difference in definitions", "source"]
+                    "difference in definitions", "reference", "source"]
             out.append(table(lit[[c for c in cols if c in lit]], "literature",
                              "Published estimates and ours (units as stated by row)",
                              "published/benchmarks.csv (see the references page for each publication)"))
@@ -285,7 +285,7 @@ def _references_page(report_dir: Path, nav: str) -> Path:
         body.append("<h2>Data sources, published benchmarks and methods</h2><p><a href='references.bib'>BibTeX</a> · "
                     "<a href='CITATION.cff'>CITATION.cff</a></p><ol>")
         for key, e in sorted(entries.items(), key=lambda kv: (kv[1].fields.get("author", kv[0]).lower(), kv[0])):
-            f = {k: v.strip("{}") for k, v in e.fields.items()}
+            f = {k: v.replace("{", "").replace("}", "") for k, v in e.fields.items()}
             who = f.get("author") or f.get("organization") or f.get("institution") or ""
             where = f.get("journal") or f.get("publisher") or f.get("institution") or f.get("howpublished") or ""
             link = f.get("url") or (f"https://doi.org/{f['doi']}" if f.get("doi") else "")

@@ -382,10 +382,31 @@ def literature(est: pd.DataFrame, benchmarks: pd.DataFrame, study: Study) -> pd.
         rows.append({"published": b["quantity"], "period": b["period"], "unit": b["unit"],
                      "published value": (b["value_low"] + b["value_high"]) / 2, "published low": b["value_low"],
                      "published high": b["value_high"], "ours": value, "ours low": low, "ours high": high,
-                     "difference in definitions": note, "source": b["source"]})
+                     "difference in definitions": note, "source": b["source"], "reference": _reference(bid)})
     return pd.DataFrame(rows, columns=["published", "period", "unit", "published value", "published low",
                                        "published high", "ours", "ours low", "ours high",
-                                       "difference in definitions", "source"])
+                                       "difference in definitions", "source", "reference"])
+
+
+def _reference(benchmark_id: str) -> str:
+    """The primary publication of a benchmark, as "Author (year), title [bibkey]" from
+    ``references.bib`` (:mod:`korus_research.dictionary`); "" when it is not mapped."""
+    from . import dictionary
+    from .errors import KorusError
+
+    try:
+        keys = dictionary.citations_for("benchmark", benchmark_id)
+        entries = dictionary.bib_entries()
+    except (KorusError, FileNotFoundError):
+        return ""
+    out = []
+    for key in keys:
+        f = ({k: v.replace("{", "").replace("}", "") for k, v in entries[key].fields.items()}
+             if key in entries else {})
+        who = (f.get("author") or f.get("organization") or f.get("institution") or key).split(" and ")
+        who = who[0].split(",")[0] + (" et al." if len(who) > 2 else f" and {who[1].split(',')[0]}" if len(who) == 2 else "")
+        out.append(f"{who} ({f.get('year', 'n.d.')}), {f.get('title', '')} [{key}]")
+    return "; ".join(out)
 
 
 def _agreement_sentences(agreement: pd.DataFrame, chosen: dict, study: Study) -> list[str]:
