@@ -15,7 +15,7 @@ endif
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 REPORTS := $(patsubst notebooks/%.ipynb,reports/%.ipynb,$(NOTEBOOKS))
 # what the notebooks run (the report's and the benchmark's code do not rerun them)
-PACKAGE_SRC := $(filter-out %/report.py %/bench.py %/dictionary.py %/citations.csv,$(shell find src/korus_research -name '*.py' -o -name '*.csv'))
+PACKAGE_SRC := $(filter-out %/report.py %/bench.py %/dictionary.py %/regtables.py %/citations.csv,$(shell find src/korus_research -name '*.py' -o -name '*.csv'))
 DATA_SRC := $(addprefix src/korus_research/,registry.py fetch.py)
 PREP_SRC := $(addprefix src/korus_research/,parsers.py prepare.py schemas.py partners.py io.py errors.py)
 # the fetch's stamp: newer than every raw file once they are verified; an edited raw file is newer
@@ -94,7 +94,7 @@ reports/06_joint_study.ipynb: $(filter-out reports/06_joint_study.ipynb,$(REPORT
 
 report: reports/index.html ## build the static HTML report of the default study (reports/index.html)
 
-reports/index.html: $(REPORTS) $(addprefix src/korus_research/,report.py formatting.py dictionary.py tables/citations.csv) \
+reports/index.html: $(REPORTS) $(addprefix src/korus_research/,report.py formatting.py dictionary.py regtables.py tables/citations.csv) \
 	references.bib CITATION.cff
 	$(KR) report
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, formatting, registry
+from . import config, formatting, registry, regtables
 from .errors import KorusError
 from .fetch import read_manifest
 
@@ -231,7 +231,8 @@ def _nav(report_dir: Path, prefix: str, own_pages: bool) -> str:
     (``prefix``: the path from ``report_dir`` to the site's top folder; ``own_pages``: the
     data dictionary and the references are built in ``report_dir``)."""
     links = [("index.html#attribution", "Attribution"), ("index.html#findings", "Findings"),
-             ("index.html#notebooks", "Notebooks"), ("index.html#figures", "Figures"),
+             ("index.html#notebooks", "Notebooks"), ("index.html#regressions", "Regression tables"),
+             ("index.html#figures", "Figures"),
              ("index.html#provenance", "Data provenance")]
     site = [("studies.html", "Studies compared"), ("dictionary.html", "Data dictionary"),
             ("references.html", "References and citation"), ("joint_study.pdf", "The joint study (PDF)")]
@@ -245,7 +246,7 @@ def _nav(report_dir: Path, prefix: str, own_pages: bool) -> str:
 def _page(title: str, body: list[str], nav: str) -> str:
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)}</title>"
-            f"<style>{_CSS}{formatting.CSS}</style></head><body>{nav}" + "\n".join(body) + "</body></html>")
+            f"<style>{_CSS}{formatting.CSS}{regtables.CSS}</style></head><body>{nav}" + "\n".join(body) + "</body></html>")
 
 
 def _write(path: Path, text: str) -> Path:
@@ -375,6 +376,19 @@ def build_report(report_dir: Path | None = None, study=None, pdf: bool = True) -
         )
     body.append("</table>")
 
+    regression = regtables.all_tables(store)
+    if regression:
+        written = {p.name for p in regtables.write_all(store, report_dir / "regtables")}
+        body.append("<h2 id='regressions'>Regression tables</h2><p>The estimated models as a paper shows them "
+                    "(coefficients, standard errors in parentheses, stars as each note states), each also in LaTeX "
+                    "(booktabs) for a manuscript and its numbers as CSV and XLSX.</p>")
+        for name, reg in regression.items():
+            paths = formatting.write_downloads(reg.to_long(), report_dir / "tables", f"regtable_{name}",
+                                               caption=reg.title, source=reg.source)
+            links = [f"<a href='regtables/{name}.tex'>LaTeX</a>"] if f"{name}.tex" in written else []
+            links += [f"<a href='tables/{p.name}'>{k.upper()}</a>" for k, p in paths.items()]
+            body.append(reg.to_html(table_id=f"regtable-{name}")
+                        + f"<p class='table-downloads'>Download: {' · '.join(links)}</p>")
     body.append("<h2 id='figures'>Figures</h2>")
     body += [_figure(report_dir, fig) for fig in figures]
 
