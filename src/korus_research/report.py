@@ -351,7 +351,8 @@ def build_report(report_dir: Path | None = None, study=None, pdf: bool = True) -
     log = json.loads(log_path.read_text()) if log_path.exists() else {}
     figures = sorted(p for p in (report_dir / "figures").rglob("*.png") if p.parent.name == figure_key) \
         if (report_dir / "figures").exists() else []
-    pdf_path = print_pdf(report_dir) if pdf else None
+    if pdf:
+        print_pdf(report_dir)
     # a study's report (reports/studies/<id>/) links to the site's pages two folders up
     in_studies = (report_dir.resolve().parent.name == "studies"
                   and report_dir.resolve().parent.parent == config.reports_dir().resolve())
