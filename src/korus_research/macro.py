@@ -1535,6 +1535,8 @@ def cusum_figure(eqs: dict[str, EquationResults], seed: int = SEED):
     """Recursive CUSUM and CUSUM of squares of each UECM with their simulated 5% boundaries."""
     import matplotlib.pyplot as plt
 
+    from . import plots
+
     fig, axes = plt.subplots(2, len(eqs), figsize=(6 * len(eqs), 6), squeeze=False)
     for j, (label, eq) in enumerate(eqs.items()):
         cs = cusum_tests(stability_fit(eq), seed=seed)
@@ -1548,12 +1550,21 @@ def cusum_figure(eqs: dict[str, EquationResults], seed: int = SEED):
         ax.plot(x, cs["CUSUM 5% cv"] * (1 + 2 * t), color="firebrick", linestyle="--")
         ax.plot(x, -cs["CUSUM 5% cv"] * (1 + 2 * t), color="firebrick", linestyle="--")
         ax.set_title(f"{label}: recursive CUSUM (p = {cs['CUSUM p']:.2f})")
+        ax.set_ylabel("scaled cumulative sum of\nrecursive residuals")
         ax = axes[1, j]
         sq = np.cumsum(w ** 2) / np.sum(w ** 2)
         ax.plot(x, sq, color="navy")
         ax.plot(x, t + cs["CUSUM of squares 5% cv"], color="firebrick", linestyle="--")
         ax.plot(x, t - cs["CUSUM of squares 5% cv"], color="firebrick", linestyle="--")
         ax.set_title(f"{label}: CUSUM of squares (p = {cs['CUSUM of squares p']:.2f})")
+        ax.set_ylabel("cumulative share of the\nsquared recursive residuals")
+    for ax in axes.ravel():
+        if hasattr(x, "year"):
+            plots.date_axis(ax)
+        ax.set_xlabel("period (end of the recursive sample)")
+    axes[0, 0].plot([], [], color="firebrick", linestyle="--", label="5% boundaries (simulated)")
+    axes[0, 0].plot([], [], color="navy", label="statistic")
+    axes[0, 0].legend(loc="upper left", fontsize=9, frameon=False)
     fig.tight_layout()
     return fig
 

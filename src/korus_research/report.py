@@ -33,7 +33,7 @@ nav.site a{color:#224;text-decoration:none}nav.site a:hover{text-decoration:unde
 table{border-collapse:collapse;font-size:.85em;margin:1em 0}
 th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#eef}
-figure{display:inline-block;margin:.5em;max-width:520px;vertical-align:top}
+figure{display:block;margin:1em 0;max-width:900px}
 figure.lead{display:block;max-width:900px}
 figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:.85em;color:#444}

@@ -1459,7 +1459,7 @@ def waterfall(account: StructuralAccount, title: str | None = None):
              ("asymmetric costs: the agreement", f"asymmetric: agreement@{c}"),
              ("asymmetric costs: other", None)]
     panels.append((f"Balance {c} by part", "start", None, steps, f"balance {c}"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.8 * len(panels), 5.4), squeeze=False)
     table = account.table
     for ax, (heading, start_label, start_key, steps, end_label) in zip(axes[0], panels, strict=True):
         level = float(table.loc[start_key, "estimate"]) if start_key else 0.0
@@ -1499,10 +1499,10 @@ def waterfall(account: StructuralAccount, title: str | None = None):
         for k, (b, h) in enumerate(zip(bottoms, heights, strict=True)):
             ax.annotate(f"{h:.1f}" if k in levels_at else f"{h:+.1f}",
                         xy=(k, b + h), xytext=(0, 3 if h >= 0 else -11), textcoords="offset points", ha="center",
-                        fontsize=8)
+                        fontsize=10)
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(positions)
-        ax.set_xticklabels([lbl.replace(": ", ":\n") for lbl in labels], rotation=35, ha="right", fontsize=8)
+        ax.set_xticklabels([lbl.replace(": ", ":\n") for lbl in labels], rotation=35, ha="right", fontsize=10)
         ax.set_title(heading, fontsize=10)
         ax.set_ylabel("US$ bn (WIOD, goods and services)")
     fig.suptitle(title or f"Structural account of the {reporter} balance with {partner} "
