@@ -15,7 +15,7 @@ endif
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 REPORTS := $(patsubst notebooks/%.ipynb,reports/%.ipynb,$(NOTEBOOKS))
 # what the notebooks run (the report's and the benchmark's code do not rerun them)
-PACKAGE_SRC := $(filter-out %/report.py %/bench.py %/dictionary.py %/regtables.py %/citations.csv,$(shell find src/korus_research -name '*.py' -o -name '*.csv'))
+PACKAGE_SRC := $(filter-out %/report.py %/bench.py %/dictionary.py %/regtables.py %/citations.csv %/apiclient.py %/census_api.py %/comtrade_api.py %/dataweb.py %/productstore.py %/bench_store.py %/vintages.py %/explorer.py %/app.py,$(shell find src/korus_research -name '*.py' -o -name '*.csv'))
 DATA_SRC := $(addprefix src/korus_research/,registry.py fetch.py)
 PREP_SRC := $(addprefix src/korus_research/,parsers.py prepare.py schemas.py partners.py io.py errors.py)
 # the fetch's stamp: newer than every raw file once they are verified; an edited raw file is newer
