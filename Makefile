@@ -16,12 +16,19 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 REPORTS := $(patsubst notebooks/%.ipynb,reports/%.ipynb,$(NOTEBOOKS))
 # what the notebooks run (the report's and the benchmark's code do not rerun them)
 PACKAGE_SRC := $(filter-out %/report.py %/bench.py %/dictionary.py %/regtables.py %/citations.csv %/apiclient.py %/census_api.py %/comtrade_api.py %/dataweb.py %/productstore.py %/bench_store.py %/vintages.py %/explorer.py %/app.py,$(shell find src/korus_research -name '*.py' -o -name '*.csv'))
-DATA_SRC := $(addprefix src/korus_research/,registry.py fetch.py)
+# Which release of each raw file: pinned (the registry's sha256, the default) or locked (the lock file
+# data-vintages.lock.json that `make update` writes); `make VINTAGES=locked` builds on the locked releases
+VINTAGES ?= $(or $(KORUS_VINTAGES),pinned)
+export KORUS_VINTAGES := $(VINTAGES)
+DATA_SRC := $(addprefix src/korus_research/,registry.py fetch.py) \
+	$(if $(filter locked,$(VINTAGES)),$(wildcard data-vintages.lock.json))
 PREP_SRC := $(addprefix src/korus_research/,parsers.py prepare.py schemas.py partners.py io.py errors.py)
 # the fetch's stamp: newer than every raw file once they are verified; an edited raw file is newer
 # than it, so `make` fetches again (restoring the file) and rebuilds the tables
-RAW_STAMP := data/raw/.fetched
-RAW_FILES := $(shell find data/raw -type f ! -name 'MANIFEST.json' ! -name '.*' 2>/dev/null)
+# one stamp per vintage mode, so that switching VINTAGES fetches again and rebuilds
+RAW_STAMP := data/raw/.fetched$(if $(filter locked,$(VINTAGES)),-locked)
+# the releases kept by `fetch --update` (data/raw/vintages/) are not inputs of the build
+RAW_FILES := $(shell find data/raw -path data/raw/vintages -prune -o -type f ! -name 'MANIFEST.json' ! -name '.*' -print 2>/dev/null)
 TABLES := census_monthly census_annual enduse_imports comtrade_hs2 comtrade_vintage_overlap \
 	comtrade_chapter_matches fx_krw_usd_monthly fx_krw_usd_annual bis_eer_monthly fred_macro \
 	worldbank_indicators benchmarks gravity_dta gravity_wiod gravity_oecd cepii_dist
@@ -49,7 +56,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 .DEFAULT_GOAL := all
 # a recipe that fails leaves no target behind
 .DELETE_ON_ERROR:
-.PHONY: all env data processed notebooks report study studies bench test test-unit test-studies test-notebooks lint lab \
+.PHONY: all env data update processed notebooks report study studies bench test test-unit test-studies test-notebooks lint lab \
 	refresh-notebooks clean clean-all help
 
 all: env data processed notebooks report ## set up the environment, get the data, run every notebook, build the report
@@ -74,8 +81,12 @@ $(INSTALLED): pyproject.toml constraints.txt
 data: $(RAW_STAMP) ## copy (mirror) or download every raw file into data/raw, sha256-verified
 
 $(RAW_STAMP): $(DATA_SRC) $(RAW_FILES) | $(INSTALLED)
+	@rm -f data/raw/.fetched data/raw/.fetched-locked
 	$(KR) fetch
 	@touch $@
+
+update: | $(INSTALLED) ## fetch the current official releases (FILES="census/country.xlsx"; default: all that have one), verify and lock them, report revisions in reports/revisions/
+	$(KR) fetch --update $(FILES)
 
 processed: $(PROCESSED) ## build the validated parquet tables in data/processed (raw files verified first)
 

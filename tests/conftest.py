@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
 
 from korus_research import config
+
+# the tests check the pinned releases (the registry's checksums) unless a test asks for the locked ones
+os.environ["KORUS_VINTAGES"] = "pinned"
 
 
 @pytest.fixture(scope="session")

@@ -162,8 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="korus-research", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_fetch = sub.add_parser("fetch", help="copy or download every raw file into data/raw, verified")
-    p_fetch.add_argument("files", nargs="*", help="registry paths (default: all)")
+    p_fetch = sub.add_parser(
+        "fetch", help="copy or download every raw file into data/raw, verified",
+        description="Copy (mirror) or download every raw file into data/raw, verified against the registry's "
+                    "sha256 (KORUS_VINTAGES=locked: the lock file's, data-vintages.lock.json).")
+    p_fetch.add_argument("files", nargs="*", help="registry paths (default: all; with --update: every file whose "
+                         "official address serves its current release)")
+    p_fetch.add_argument("--update", action="store_true",
+                         help="download the current official release of FILES, verify that it is a well-formed "
+                              "release of the same table, write its revisions against the pinned release to "
+                              "reports/revisions/ and record it in data-vintages.lock.json (the release is kept in "
+                              "data/raw/vintages/; the pinned copies in data/raw are not changed)")
     p_fetch.add_argument("--quiet", action="store_true")
 
     p_prep = sub.add_parser("prepare", help="build the validated tables in data/processed")
@@ -214,10 +223,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args) -> int:
     if args.command == "fetch":
+        if args.update:
+            return _update(args.files)
+        from . import registry
         from .fetch import fetch_all
 
         paths = fetch_all(args.files or None, progress=not args.quiet)
-        print(f"{len(paths)} raw files verified in data/raw")
+        locked = registry.locked_files()
+        note = ""
+        if locked:
+            note = f" (locked vintages of {registry.lock_path().name}: " + ", ".join(
+                f"{path} {entry['vintage']}" for path, entry in sorted(locked.items())) + ")"
+        elif registry.vintages_mode() == "locked":
+            note = f" (KORUS_VINTAGES=locked, but {registry.lock_path().name} records no vintage: all pinned)"
+        print(f"{len(paths)} raw files verified in data/raw{note}")
     elif args.command == "prepare":
         from .prepare import prepare
 
@@ -253,6 +272,18 @@ def _dispatch(args) -> int:
         table["sha256"] = table["sha256"].str[:12] + "…"
         print(table.to_markdown(index=False))
     return 0
+
+
+def _update(files: list[str]) -> int:
+    """``fetch --update``: one line per file; every refusal as one ``error:`` line, exit 2."""
+    from .vintages import update_files
+
+    results, errors = update_files(files or None)
+    for result in results:
+        print(result.message())
+    for exc in errors:
+        print(f"error: {exc}", file=sys.stderr)
+    return 2 if errors else 0
 
 
 if __name__ == "__main__":

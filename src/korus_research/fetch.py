@@ -8,6 +8,11 @@ or wrong file never replaces one already cached. Each fetch is recorded in
 good file that an interrupted fetch left unrecorded is verified and recorded on the next run,
 leftovers of an interrupted fetch are removed, and a fetch that changes nothing leaves the
 manifest untouched.
+
+The checksum is the registry's (:mod:`korus_research.registry`), or the lock file's with
+``KORUS_VINTAGES=locked``. Newer releases fetched by ``korus-research fetch --update``
+(:mod:`korus_research.vintages`) are kept in ``data/raw/vintages/`` under a name carrying
+their sha256; the fetch of a locked vintage takes its copy from there first.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from . import config, registry
 from .errors import KorusError
 
 MANIFEST_NAME = "MANIFEST.json"
+#: Folder of ``data/raw`` holding the newer releases fetched by ``fetch --update``.
+VINTAGES_DIR = "vintages"
 
 
 class FetchError(KorusError, RuntimeError):
@@ -40,15 +47,19 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _check(path: Path, source: registry.Source, origin: str) -> str | None:
-    """Return a description of what is wrong with ``path``, or ``None`` when it is good."""
+def _check(path: Path, source: registry.Source, origin: str, expected_size: int | None | str = "registry") -> str | None:
+    """Return a description of what is wrong with ``path``, or ``None`` when it is good.
+
+    The size and checksum expected are those of ``source`` in the registry in use (pinned or
+    locked); ``expected_size`` overrides the size (``None``: not checked)."""
+    by = registry.checksum_from(source.path) if registry.SOURCES.get(source.path) is source else "registry"
     size = path.stat().st_size
-    expected = registry.SIZES.get(source.path)
-    if expected is not None and size < expected:
+    expected = registry.SIZES.get(source.path) if expected_size == "registry" else expected_size
+    if expected is not None and size < expected and by == "registry":  # a locked release: other bytes, not a cut
         return f"truncated at {origin}: {size:,} of {expected:,} bytes"
     got = sha256_of(path)
     if got != source.sha256:
-        return f"checksum mismatch at {origin}: sha256 {got}, registry expects {source.sha256}"
+        return f"checksum mismatch at {origin}: sha256 {got}, {by} expects {source.sha256}"
     return None
 
 
@@ -63,6 +74,54 @@ def _download(url: str, dest: Path, sha256: str) -> None:
         path=dest.parent,
         progressbar=False,
     )
+
+
+def download_release(url: str, dest: Path) -> None:
+    """Download whatever ``url`` serves now to ``dest`` (no known hash: a new release).
+
+    pooch streams into a temporary file beside ``dest`` and moves it into place only when the
+    transfer is complete, so an interrupted download leaves no ``dest``."""
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # pooch would print the unknown hash as advice
+    try:
+        pooch.retrieve(url, known_hash=None, fname=dest.name, path=dest.parent, progressbar=False)
+    finally:
+        logger.setLevel(level)
+
+
+def vintage_store(raw_dir: Path | None = None) -> Path:
+    """``data/raw/vintages``: the newer releases fetched by ``fetch --update``."""
+    return Path(raw_dir or config.data_raw()) / VINTAGES_DIR
+
+
+def stored_vintage(path: str, sha256: str, raw_dir: Path | None = None) -> Path:
+    """Where the release of ``path`` with ``sha256`` is kept in the vintage store:
+    ``data/raw/vintages/<folder>/<stem>@<sha256[:12]><suffix>``."""
+    name = Path(path)
+    return vintage_store(raw_dir) / name.parent / f"{name.stem}@{sha256[:12]}{name.suffix}"
+
+
+def _mirror_folder(mirror: Path | None | str) -> Path | None:
+    return config.mirror_dir() if mirror == "default" else (Path(mirror) if mirror else None)
+
+
+def verified_copy(path: str, source: registry.Source, *, raw_dir: Path | None = None,
+                  mirror: Path | None | str = "default", size: int | None = None) -> Path | None:
+    """A file already at hand holding the bytes of ``source`` (``data/raw``, the vintage store,
+    the mirror, in this order), verified by its sha256; ``None`` when there is none. Nothing is
+    copied or recorded."""
+    raw_dir = Path(raw_dir or config.data_raw())
+    mirror_dir = _mirror_folder(mirror)
+    places = [raw_dir / path, stored_vintage(path, source.sha256, raw_dir)]
+    if mirror_dir is not None:
+        places.append(mirror_dir / path)
+    for place in places:
+        if place.is_file() and (size is None or place.stat().st_size == size) and sha256_of(place) == source.sha256:
+            return place
+    return None
 
 
 def read_manifest(raw_dir: Path | None = None) -> dict:
@@ -110,7 +169,7 @@ def fetch(
     """
     source = registry.get(path)
     raw_dir = Path(raw_dir or config.data_raw())
-    mirror_dir = config.mirror_dir() if mirror == "default" else (Path(mirror) if mirror else None)
+    mirror_dir = _mirror_folder(mirror)
     download = download or _download
     dest = raw_dir / path
 
@@ -125,11 +184,13 @@ def fetch(
         looked.append(f"{dest}: cached copy is bad ({_check(dest, source, 'cache')}); kept until a good copy is found")
     dest.parent.mkdir(parents=True, exist_ok=True)
 
-    candidates = [mirror_dir] if mirror_dir is not None else []
+    candidates = [(mirror_dir / path, "mirror")] if mirror_dir is not None else []
     if mirror == "default" and mirror_dir is None:
         looked += [f"{m / path}: no mirror folder" for m in config.mirror_candidates()]
-    for folder in candidates:
-        src = folder / path
+    stored = stored_vintage(path, source.sha256, raw_dir)
+    if stored.is_file():  # a release fetched by `fetch --update` (locked vintages)
+        candidates.insert(0, (stored, f"vintage store ({stored.relative_to(raw_dir)})"))
+    for src, origin in candidates:
         if not src.exists():
             looked.append(f"{src}: missing")
             continue
@@ -147,7 +208,7 @@ def fetch(
                 looked.append(problem)
                 continue
             config.publish(tmp_path, dest)
-            _record(raw_dir, source, dest, "mirror")
+            _record(raw_dir, source, dest, origin)
             return dest
         finally:
             tmp_path.unlink(missing_ok=True)
@@ -172,8 +233,10 @@ def fetch(
     else:
         looked.append(f"no byte-stable download address registered (official source: {source.url})")
 
+    locked = (f" (the locked vintage {source.vintage!r} of {registry.lock_path().name}; KORUS_VINTAGES=pinned "
+              "uses the registry's)") if registry.checksum_from(path) == "lock file" else ""
     raise FetchError(
-        f"cannot fetch {path!r} with sha256 {source.sha256}. Looked at:\n  - "
+        f"cannot fetch {path!r} with sha256 {source.sha256}{locked}. Looked at:\n  - "
         + "\n  - ".join(looked)
     )
 

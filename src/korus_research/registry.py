@@ -10,13 +10,29 @@ takes a file from there, else from ``download_url``, and verifies the hash eithe
 address only serves the *current* release (Census, BIS), a download will be a newer
 vintage and fail the hash check with a message saying so, which is the point: the
 study pins the vintage it was computed on.
+
+Newer releases are taken only on request: ``korus-research fetch --update`` (module
+:mod:`korus_research.vintages`) verifies a current release and records its sha256 in the
+lock file ``data-vintages.lock.json`` at the project root. The pinned checksums below stay
+the default; with ``KORUS_VINTAGES=locked`` the lock file's entries replace them in
+:data:`SOURCES` and :data:`SIZES` (the pinned ones stay in :data:`PINNED` and
+:data:`PINNED_SIZES`), so that fetching, the raw-file check of ``prepare``, the manifest and
+the provenance table all follow the locked vintages.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
+
+from . import config
+from .errors import DataError, ParameterError
 
 
 @dataclass(frozen=True)
@@ -353,3 +369,146 @@ SIZES: dict[str, int] = {
     "worldbank/Metadata_Indicator_API_KOR_DS2_en_csv_v2_15934.csv": 1001064,
     "worldbank/Metadata_Indicator_API_USA_DS2_en_csv_v2_3173.csv": 1002378,
 }
+
+
+# ------------------------------------------------------------- pinned and locked vintages
+
+#: The registry's own entries and sizes: the pinned vintages, whatever ``KORUS_VINTAGES`` says.
+PINNED: dict[str, Source] = dict(SOURCES)
+PINNED_SIZES: dict[str, int] = dict(SIZES)
+
+#: Name of the lock file of newer vintages, at the project root (kept in git; absent until the
+#: first ``korus-research fetch --update``).
+LOCK_NAME = "data-vintages.lock.json"
+LOCK_VERSION = 1
+#: Values of ``KORUS_VINTAGES``: the registry's checksums (default) or the lock file's.
+VINTAGE_MODES = ("pinned", "locked")
+_LOCK_FIELDS = {"sha256": str, "bytes": int, "vintage": str, "retrieved_at": str, "url": str, "pinned_sha256": str}
+
+#: Entries of the lock file in use (path -> entry), and what they replaced in SOURCES.
+_APPLIED: dict[str, dict] = {}
+_REPLACED: dict[str, tuple[Source, int | None]] = {}
+
+
+def lock_path() -> Path:
+    """The lock file: ``KORUS_VINTAGES_LOCK`` (relative: from the project root), else
+    ``<project root>/data-vintages.lock.json``."""
+    value = os.environ.get("KORUS_VINTAGES_LOCK")
+    if not value:
+        return config.PROJECT_ROOT / LOCK_NAME
+    path = Path(value)
+    return path if path.is_absolute() else config.PROJECT_ROOT / path
+
+
+def vintages_mode() -> str:
+    """``KORUS_VINTAGES``: ``pinned`` (the default, also when unset or empty) or ``locked``."""
+    mode = os.environ.get("KORUS_VINTAGES", "").strip() or "pinned"
+    if mode not in VINTAGE_MODES:
+        raise ParameterError("KORUS_VINTAGES", mode, VINTAGE_MODES)
+    return mode
+
+
+def read_lock(path: Path | None = None) -> dict:
+    """Read and check the lock file; an absent file is an empty lock.
+
+    Returns
+    -------
+    dict
+        ``{"version": 1, "files": {registry path: entry}}``; each entry holds ``sha256``,
+        ``bytes``, ``vintage``, ``retrieved_at``, ``url``, ``pinned_sha256`` (the registry's
+        checksum the release was compared with) and what else the update recorded.
+
+    Raises
+    ------
+    DataError
+        Naming the lock file and the field when it is not valid JSON of that form, names a
+        file the registry does not know, or carries a malformed checksum.
+    """
+    path = Path(path or lock_path())
+    if not path.exists():
+        return {"version": LOCK_VERSION, "files": {}}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(str(path), "(file)", f"not a readable JSON lock file: {exc}") from None
+    if not isinstance(data, dict) or data.get("version") != LOCK_VERSION or not isinstance(data.get("files"), dict):
+        raise DataError(str(path), "version", f"expected {{\"version\": {LOCK_VERSION}, \"files\": {{...}}}}")
+    for name, entry in data["files"].items():
+        if name not in PINNED:
+            raise DataError(str(path), name, "the lock names a file that is not in the source registry")
+        if not isinstance(entry, dict):
+            raise DataError(str(path), name, "the entry is not an object")
+        for field, kind in _LOCK_FIELDS.items():
+            if not isinstance(entry.get(field), kind):
+                raise DataError(str(path), f"{name}.{field}", f"missing or not a {kind.__name__}")
+        for field in ("sha256", "pinned_sha256"):
+            if not re.fullmatch(r"[0-9a-f]{64}", entry[field]):
+                raise DataError(str(path), f"{name}.{field}", "not a hex sha256")
+    return data
+
+
+def pinned(path: str) -> Source:
+    """The registry's own (pinned) entry of ``path``, whatever vintages are in use."""
+    return _REPLACED[path][0] if path in _REPLACED else get(path)
+
+
+def locked_files() -> dict[str, dict]:
+    """The lock file's entries in use now (empty unless ``KORUS_VINTAGES=locked``)."""
+    return dict(_APPLIED)
+
+
+def checksum_from(path: str) -> str:
+    """Where the checksum of ``path`` in use comes from: ``registry`` or ``lock file``."""
+    return "lock file" if path in _APPLIED else "registry"
+
+
+def use_vintages(mode: str | None = None, lock: Path | None = None) -> dict[str, dict]:
+    """Put the pinned or the locked vintages in :data:`SOURCES` and :data:`SIZES`.
+
+    Parameters
+    ----------
+    mode : {"pinned", "locked"}, optional
+        Default :func:`vintages_mode` (``KORUS_VINTAGES``).
+    lock : Path, optional
+        The lock file (default :func:`lock_path`).
+
+    Returns
+    -------
+    dict
+        The lock entries now in use (empty for ``pinned``).
+
+    Raises
+    ------
+    DataError
+        When a lock entry was recorded against another pinned checksum than the registry's
+        (the registry moved on: run ``korus-research fetch --update`` again).
+    """
+    mode = mode or vintages_mode()
+    if mode not in VINTAGE_MODES:
+        raise ParameterError("KORUS_VINTAGES", mode, VINTAGE_MODES)
+    entries = read_lock(lock)["files"] if mode == "locked" else {}
+    for name, entry in entries.items():
+        if entry["pinned_sha256"] != pinned(name).sha256:
+            raise DataError(str(lock or lock_path()), f"{name}.pinned_sha256",
+                            f"the locked release was compared with sha256 {entry['pinned_sha256'][:12]}..., but the "
+                            f"registry now pins {pinned(name).sha256[:12]}...: run `korus-research fetch --update {name}` again")
+    for name in list(_APPLIED):
+        source, size = _REPLACED.pop(name)
+        SOURCES[name] = source
+        if size is None:
+            SIZES.pop(name, None)
+        else:
+            SIZES[name] = size
+        del _APPLIED[name]
+    for name, entry in entries.items():
+        _REPLACED[name] = (SOURCES[name], SIZES.get(name))
+        SOURCES[name] = dataclasses.replace(
+            SOURCES[name], sha256=entry["sha256"], download_url=entry["url"],
+            vintage=f"{entry['vintage']} release (locked, retrieved {entry['retrieved_at'][:10]})",
+        )
+        SIZES[name] = entry["bytes"]
+        _APPLIED[name] = dict(entry)
+    return locked_files()
+
+
+use_vintages()
