@@ -56,7 +56,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 .DEFAULT_GOAL := all
 # a recipe that fails leaves no target behind
 .DELETE_ON_ERROR:
-.PHONY: all env data update processed notebooks report study studies bench test test-unit test-studies test-notebooks lint lab \
+.PHONY: all env data update processed notebooks report study studies bench bench-store test test-unit test-studies test-notebooks lint lab \
 	refresh-notebooks clean clean-all help
 
 all: env data processed notebooks report ## set up the environment, get the data, run every notebook, build the report
@@ -122,6 +122,9 @@ studies: $(PROCESSED) | $(INSTALLED) ## several studies (make studies PARTNERS="
 
 bench: $(PROCESSED) | $(INSTALLED) ## time the gravity estimator against pyfixest and a dummy GLM (about 8 minutes)
 	$(BIN)/python -m korus_research.bench
+
+bench-store: $(PROCESSED) | $(INSTALLED) ## product store at scale: ~50M SYNTHETIC-EXPANDED HS10 lines through DuckDB (<2 GB) vs pandas on a tenth (about 3 minutes)
+	$(BIN)/python -m korus_research.bench_store
 
 test: $(PROCESSED) | $(INSTALLED) ## run pytest (with a one-partner smoke study), then nbval over notebooks/
 	$(BIN)/pytest -q -m "not heavy" tests
