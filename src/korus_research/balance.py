@@ -19,6 +19,13 @@ AUTO_END_USE = {
     "parts": ["30200", "30210", "30220", "30230"],
 }
 
+#: Readable names of the flows of :func:`partner_annual` and :func:`balance_change` (table rows).
+FLOW_NAMES = {
+    "exports_usd_bn": "US exports",
+    "imports_usd_bn": "US imports",
+    "balance_usd_bn": "US balance (exports - imports)",
+}
+
 
 def latest_vintage(table: pd.DataFrame) -> str:
     """The most recent Census vintage in a table with a ``vintage`` column."""
@@ -223,3 +230,203 @@ def our_benchmark_values(benchmarks: pd.DataFrame, partner: str, series: pd.Data
         if text.startswith(_AUTO_SHARE) and auto_import_ratio and year in auto_import_ratio:
             ours[row.id] = float(auto_import_ratio[year])
     return ours
+
+
+#: The Comtrade HS chapter of vehicles and parts (the autos of the net balance and of the change).
+AUTOS_HS2 = "87"
+#: Row labels of :func:`autos_reconciliation`, in order: (a) gross, (b) net, (c) share of the change.
+AUTOS_GROSS = "(a) gross automotive imports / goods deficit"
+AUTOS_NET = "(b) autos net balance / goods deficit"
+AUTOS_CHANGE = "(c) autos share of the change in the balance"
+
+
+def autos_reconciliation(enduse: pd.DataFrame, comtrade: pd.DataFrame, annual: pd.DataFrame, partner: str,
+                         base_year: int, compare_year: int, vintage: str | None = None) -> pd.DataFrame:
+    """The claim "autos are X% of the deficit" measured three ways, side by side.
+
+    (a) **Gross** automotive imports over the goods deficit: Census end-use cars plus parts
+    (:data:`AUTO_END_USE`, customs value) over the Census goods deficit, compare year. This
+    sets an import flow beside a balance: it is not a share (exports of autos are not netted,
+    and the ratio can exceed 1).
+
+    (b) **Net**: the autos balance (Comtrade HS 87 exports minus imports) over the goods deficit
+    on the same basis (Comtrade, every HS chapter: exports FOB minus imports CIF), compare year.
+    This is the part of the deficit that autos trade accounts for. End-use *exports* are not in
+    the offline data, which is why the net balance is taken from Comtrade.
+
+    (c) **Share of the change**: the HS 87 contribution to the change in the Comtrade balance
+    between the base and compare years over that change (the named-group decomposition of
+    notebook 02: :func:`korus_research.decomposition.balance_contributions` and
+    :func:`~korus_research.decomposition.autos_share_of_change`).
+
+    Parameters
+    ----------
+    enduse, comtrade, annual : DataFrame
+        The processed tables ``enduse_imports``, ``comtrade_hs2`` and ``census_annual``.
+    partner : str
+        ISO3 code.
+    base_year, compare_year : int
+        The study's years.
+    vintage : str, optional
+        Census vintage of ``annual`` (default: the latest).
+
+    Returns
+    -------
+    DataFrame
+        Index ``measure`` (:data:`AUTOS_GROSS`, :data:`AUTOS_NET`, :data:`AUTOS_CHANGE`, only
+        those the data support); columns ``period``, ``numerator_usd_bn``, ``denominator_usd_bn``,
+        ``share`` (numerator / denominator), ``kind`` (``gross``, ``net`` or ``change``),
+        ``numerator_basis``, ``denominator_basis`` (what each is, with its basis) and ``source``
+        (processed tables and raw files). ``attrs["missing"]``: measure -> why the data cannot give it;
+        ``attrs["census_deficit_usd_bn"]``: the Census goods deficit of the compare year (or
+        ``None``).
+    """
+    from . import decomposition
+    from .errors import EstimationError
+
+    code = partner.upper()
+    rows: dict[str, dict] = {}
+    missing: dict[str, str] = {}
+    components: dict[str, float] = {}
+    series = partner_annual(annual, code, vintage)
+    census_deficit = -float(series.loc[compare_year, "balance_usd_bn"]) if compare_year in series.index else None
+
+    # (a) gross: Census end-use automotive imports over the Census goods deficit
+    enduse_years = sorted(enduse.loc[enduse["iso3"] == code, "year"].unique())
+    if census_deficit is None:
+        missing[AUTOS_GROSS] = f"no complete Census year {compare_year} for {code}"
+    elif compare_year not in enduse_years:
+        span = f"{enduse_years[0]}-{enduse_years[-1]}" if enduse_years else "no year"
+        missing[AUTOS_GROSS] = f"the end-use imports cover {span} for {code}, not the compare year {compare_year}"
+    elif census_deficit <= 0:
+        missing[AUTOS_GROSS] = f"the US had no goods deficit with {code} in {compare_year} (Census basis)"
+    else:
+        gross = float(auto_imports(enduse, code, compare_year).loc["automotive total", "imports_usd_bn"])
+        rows[AUTOS_GROSS] = dict(
+            period=str(compare_year), numerator_usd_bn=gross, denominator_usd_bn=census_deficit, kind="gross",
+            numerator_basis="US automotive imports: passenger cars (end use 30000) and parts (302xx), customs value",
+            denominator_basis="US goods deficit, Census basis (exports F.A.S. minus general imports, customs value)",
+            source="enduse_imports (census/enduse_imports.xlsx); census_annual (census/country.xlsx)")
+
+    # (b) net: Comtrade HS 87 balance over the Comtrade goods deficit, same year and basis
+    ct = comtrade[(comtrade["partner_key"] == code) & comtrade["flow"].isin(["export", "import"])
+                  & (comtrade["year"] == compare_year)]
+    if ct.empty:
+        years = sorted(comtrade["year"].unique())
+        missing[AUTOS_NET] = (f"the Comtrade table ({years[0]}-{years[-1]}) has no US trade with {code} in {compare_year}")
+    else:
+        by_flow = ct.groupby("flow")["value_usd"].sum() / 1e9
+        autos = ct[ct["hs2"] == AUTOS_HS2].groupby("flow")["value_usd"].sum() / 1e9
+        deficit = float(by_flow.get("import", 0.0) - by_flow.get("export", 0.0))
+        net = float(autos.get("export", 0.0) - autos.get("import", 0.0))
+        components.update(hs87_exports_usd_bn=float(autos.get("export", 0.0)),
+                          hs87_imports_usd_bn=float(autos.get("import", 0.0)), comtrade_deficit_usd_bn=deficit)
+        if deficit <= 0:
+            missing[AUTOS_NET] = f"the US had no goods deficit with {code} in {compare_year} (Comtrade basis)"
+        else:
+            rows[AUTOS_NET] = dict(
+                period=str(compare_year), numerator_usd_bn=-net, denominator_usd_bn=deficit, kind="net",
+                numerator_basis="US autos deficit: HS 87 imports (CIF) minus HS 87 exports (FOB)",
+                denominator_basis="US goods deficit, Comtrade basis (imports CIF minus exports FOB, every HS chapter)",
+                source="comtrade_hs2 (comtrade/US_Trade_HS2_2010-2019.RData, US_Trade_HS2_2007-2013_vintage2015.RData)")
+
+    # (c) the autos share of the change, by notebook 02's decomposition
+    autos_group = decomposition.named_group(AUTOS_HS2)
+    try:
+        panel = decomposition.comtrade_panel(comtrade, code, "named")
+    except EstimationError as err:  # the partner is not in the Comtrade table: the reason is recorded
+        missing[AUTOS_CHANGE] = str(err)
+        panel = None
+    if panel is not None:
+        years = set(panel["year"])
+        if not {base_year, compare_year} <= years:
+            missing[AUTOS_CHANGE] = (f"the Comtrade table covers {min(years)}-{max(years)} for {code}, not both "
+                                     f"{base_year} and {compare_year}")
+        else:
+            contributions = decomposition.balance_contributions(panel, base_year, compare_year)
+            if autos_group not in contributions.index or contributions.loc["total", "balance_change"] == 0:
+                missing[AUTOS_CHANGE] = f"no HS 87 trade with {code} in {base_year} or {compare_year}, or no change"
+            else:
+                rows[AUTOS_CHANGE] = dict(
+                    period=f"{base_year}->{compare_year}",
+                    numerator_usd_bn=float(contributions.loc[autos_group, "balance_change"]) / 1e9,
+                    denominator_usd_bn=float(contributions.loc["total", "balance_change"]) / 1e9, kind="change",
+                    numerator_basis="change in the US autos balance (HS 87 exports minus imports)",
+                    denominator_basis="change in the US goods balance, Comtrade basis (every HS chapter)",
+                    source="comtrade_hs2 (comtrade/US_Trade_HS2_2010-2019.RData, US_Trade_HS2_2007-2013_vintage2015.RData)")
+                rows[AUTOS_CHANGE]["share"] = decomposition.autos_share_of_change(contributions, autos_group)
+
+    order = [m for m in (AUTOS_GROSS, AUTOS_NET, AUTOS_CHANGE) if m in rows]
+    out = pd.DataFrame([rows[m] for m in order], index=pd.Index(order, name="measure"),
+                       columns=["period", "share", "numerator_usd_bn", "denominator_usd_bn", "kind", "numerator_basis",
+                                "denominator_basis", "source"])
+    fill = out["share"].isna()
+    out.loc[fill, "share"] = out.loc[fill, "numerator_usd_bn"] / out.loc[fill, "denominator_usd_bn"]
+    out["share"] = out["share"].astype(float)
+    out.attrs["missing"] = missing
+    out.attrs["census_deficit_usd_bn"] = census_deficit
+    out.attrs["components"] = components
+    return out
+
+
+def published_auto_share(benchmarks: pd.DataFrame, partner: str) -> pd.DataFrame:
+    """Published "automotive share of the US goods deficit" figures about ``partner``
+    (``benchmarks.csv``), in the columns of :func:`autos_reconciliation`.
+
+    Returns
+    -------
+    DataFrame
+        Index ``measure`` (``published: <quantity>``); ``period``, ``share`` (midpoint of the
+        published range), ``kind`` ("published"), ``numerator_basis`` (the benchmark's note,
+        quoting the publication), ``source``; the dollar columns empty. No rows when there is none.
+    """
+    code = partner.upper()
+    rows = benchmarks[benchmarks["quantity"].str.lower().str.startswith(_AUTO_SHARE)
+                      & (benchmarks["quantity"].map(benchmark_partner) == code)]
+    out = pd.DataFrame({
+        "period": rows["period"].astype(str).to_numpy(),
+        "share": ((rows["value_low"] + rows["value_high"]) / 2).to_numpy(dtype=float),
+        "numerator_usd_bn": float("nan"), "denominator_usd_bn": float("nan"),
+        "kind": "published",
+        "numerator_basis": rows["note"].fillna("").astype(str).to_numpy() if "note" in rows else "",
+        "denominator_basis": "",
+        "source": rows["source"].astype(str).to_numpy(),
+    }, index=pd.Index([f"published: {q}" for q in rows["quantity"]], name="measure"))
+    return out
+
+
+def closest_to_published(reconciliation: pd.DataFrame, published: float) -> dict | None:
+    """Which level measure of :func:`autos_reconciliation`, gross (a) or net (b), is closer to a
+    published "autos share of the deficit".
+
+    Returns ``None`` when neither is in the table; else ``{"measure", "kind", "share",
+    "distance", "other"}`` where ``other`` is the same for the measure not chosen (or ``None``).
+    """
+    levels = reconciliation[reconciliation["kind"].isin(["gross", "net"])]
+    if levels.empty or not pd.notna(published):
+        return None
+    distance = (levels["share"] - float(published)).abs().sort_values(kind="stable")
+
+    def entry(measure):
+        return dict(measure=measure, kind=levels.loc[measure, "kind"], share=float(levels.loc[measure, "share"]),
+                    distance=float(distance[measure]))
+
+    best = entry(distance.index[0])
+    best["other"] = entry(distance.index[1]) if len(distance) > 1 else None
+    return best
+
+
+#: Quantity names of the estimate rows of :func:`autos_claim_rows` ((a) is saved as
+#: ``automotive imports / goods deficit`` by notebook 01, as before).
+AUTOS_NET_QUANTITY = "autos net balance / goods deficit"
+AUTOS_CHANGE_QUANTITY = "autos contribution / change in the balance"
+
+
+def autos_claim_rows(reconciliation: pd.DataFrame) -> list[dict]:
+    """Estimate-table rows (unit ``share``) of the net measure (b) and the share of the change (c)
+    of :func:`autos_reconciliation`, for ``store.add_estimates``."""
+    spec = {AUTOS_NET: (AUTOS_NET_QUANTITY, "Comtrade HS 87 net balance / Comtrade goods deficit"),
+            AUTOS_CHANGE: (AUTOS_CHANGE_QUANTITY, "Comtrade HS 87 contribution (decomposition, named groups)")}
+    return [{"quantity": quantity, "estimator": estimator, "period": str(reconciliation.loc[measure, "period"]),
+             "unit": "share", "value": float(reconciliation.loc[measure, "share"])}
+            for measure, (quantity, estimator) in spec.items() if measure in reconciliation.index]
