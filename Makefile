@@ -44,6 +44,8 @@ BASE ?=
 COMPARE ?=
 ENTRY ?=
 CONTROLS ?= default
+# the explorer's port (make app)
+APP_PORT ?= 5006
 # Several studies (make studies PARTNERS="KOR COL PAN" -j2); PARTNERS=agreements: every US agreement partner
 PARTNERS ?= KOR COL PAN
 STUDY_PARTNERS = $(if $(filter agreements,$(PARTNERS)),$(shell $(KR) partners --agreements),$(PARTNERS))
@@ -56,7 +58,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 .DEFAULT_GOAL := all
 # a recipe that fails leaves no target behind
 .DELETE_ON_ERROR:
-.PHONY: all env data update processed notebooks report study studies bench bench-store test test-unit test-studies test-notebooks lint lab \
+.PHONY: all env data update processed notebooks report study studies app bench bench-store test test-unit test-studies test-notebooks lint lab \
 	refresh-notebooks clean clean-all help
 
 all: env data processed notebooks report ## set up the environment, get the data, run every notebook, build the report
@@ -125,6 +127,9 @@ bench: $(PROCESSED) | $(INSTALLED) ## time the gravity estimator against pyfixes
 
 bench-store: $(PROCESSED) | $(INSTALLED) ## product store at scale: ~50M SYNTHETIC-EXPANDED HS10 lines through DuckDB (<2 GB) vs pandas on a tenth (about 3 minutes)
 	$(BIN)/python -m korus_research.bench_store
+
+app: $(PROCESSED) | $(INSTALLED) ## the interactive explorer on http://localhost:$(APP_PORT)/ (APP_PORT= for another port; Ctrl-C stops it)
+	$(BIN)/python -m korus_research.app --port $(APP_PORT) --show
 
 test: $(PROCESSED) | $(INSTALLED) ## run pytest (with a one-partner smoke study), then nbval over notebooks/
 	$(BIN)/pytest -q -m "not heavy" tests

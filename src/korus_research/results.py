@@ -42,7 +42,7 @@ from .study import Study
 
 SCOPE_VARIABLE = "KORUS_STUDY_SCOPE"
 DEFAULT_FOLDER = "default"
-NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07")
+NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07", "08")
 
 UNITS = ["US$ bn", "share", "elasticity", "log points", "percent", "p-value", "statistic", "count"]
 INTERVALS = ["95% CI", "range across estimators", "none"]
