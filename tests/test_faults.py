@@ -30,10 +30,16 @@ def _env(tmp_path):
     return env
 
 
+def _default_sigint():
+    # a process started with SIGINT ignored (as pytest-xdist's workers start their children) keeps it
+    # ignored, and Python then never raises KeyboardInterrupt: give the run Ctrl-C's default meaning
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(out, env, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "korus_research", "run", "01_balance_overview", "-o", str(out),
                              "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, **kwargs)
+                            start_new_session=True, preexec_fn=_default_sigint, **kwargs)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
