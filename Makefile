@@ -37,6 +37,11 @@ NBVAL_SANITIZE := tests/nbval_sanitize.cfg
 # nbval runs the notebooks in this order into one study folder: the joint study (06) reads every other
 # notebook's results, 07 included, so it runs last
 NBVAL_ORDER := $(filter-out notebooks/06_joint_study.ipynb,$(NOTEBOOKS)) notebooks/06_joint_study.ipynb
+# processes of the test run (pytest-xdist): the tests, then every notebook but 06 (one notebook per process,
+# its cells in order), then 06 alone; `make test TEST_JOBS=1` runs one at a time
+TEST_JOBS ?= 2
+XDIST = $(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS))
+NBVAL = $(BIN)/pytest -q --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider --nbval $(if $(XDIST),--dist loadfile)
 
 # One study (make study PARTNER=X [BASE=] [COMPARE=] [ENTRY=YYYY-MM-DD] [CONTROLS=]); empty = derived
 PARTNER ?= KOR
@@ -131,18 +136,20 @@ bench-store: $(PROCESSED) | $(INSTALLED) ## product store at scale: ~50M SYNTHET
 app: $(PROCESSED) | $(INSTALLED) ## the interactive explorer on http://localhost:$(APP_PORT)/ (APP_PORT= for another port; Ctrl-C stops it)
 	$(BIN)/python -m korus_research.app --port $(APP_PORT) --show
 
-test: $(PROCESSED) | $(INSTALLED) ## run pytest (with a one-partner smoke study), then nbval over notebooks/
-	$(BIN)/pytest -q -m "not heavy" tests
-	$(BIN)/pytest -q --nbval $(NBVAL_ORDER) --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
+test: $(PROCESSED) | $(INSTALLED) ## run pytest (with a one-partner smoke study), then nbval over notebooks/ (TEST_JOBS at once)
+	$(BIN)/pytest -q -m "not heavy" $(XDIST) -p no:cacheprovider tests
+	$(NBVAL) $(XDIST) $(filter-out notebooks/06_joint_study.ipynb,$(NBVAL_ORDER))
+	$(NBVAL) notebooks/06_joint_study.ipynb
 
 test-unit: $(PROCESSED) | $(INSTALLED)
-	$(BIN)/pytest -q -m "not heavy" tests
+	$(BIN)/pytest -q -m "not heavy" $(XDIST) -p no:cacheprovider tests
 
 test-studies: $(PROCESSED) | $(INSTALLED) ## the heavier smoke studies (SLV, CHN with a hypothetical entry): about 6 minutes
 	$(BIN)/pytest -q -m heavy tests/test_studies_smoke.py
 
 test-notebooks: $(PROCESSED) | $(INSTALLED)
-	$(BIN)/pytest -q --nbval $(NBVAL_ORDER) --nbval-sanitize-with $(NBVAL_SANITIZE) -p no:cacheprovider
+	$(NBVAL) $(XDIST) $(filter-out notebooks/06_joint_study.ipynb,$(NBVAL_ORDER))
+	$(NBVAL) notebooks/06_joint_study.ipynb
 
 lint: | $(INSTALLED) ## ruff over src and tests
 	$(BIN)/ruff check src tests
