@@ -15,7 +15,7 @@ endif
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 REPORTS := $(patsubst notebooks/%.ipynb,reports/%.ipynb,$(NOTEBOOKS))
 # what the notebooks run (the report's and the benchmark's code do not rerun them)
-PACKAGE_SRC := $(filter-out %/report.py %/bench.py %/dictionary.py %/regtables.py %/citations.csv %/apiclient.py %/census_api.py %/comtrade_api.py %/dataweb.py %/productstore.py %/bench_store.py %/vintages.py %/explorer.py %/app.py,$(shell find src/korus_research -name '*.py' -o -name '*.csv'))
+PACKAGE_SRC := $(filter-out %/report.py %/bench.py %/dictionary.py %/regtables.py %/citations.csv %/bench_store.py %/vintages.py %/explorer.py %/app.py,$(shell find src/korus_research -name '*.py' -o -name '*.csv'))
 # Which release of each raw file: pinned (the registry's sha256, the default) or locked (the lock file
 # data-vintages.lock.json that `make update` writes); `make VINTAGES=locked` builds on the locked releases
 VINTAGES ?= $(or $(KORUS_VINTAGES),pinned)
@@ -28,7 +28,9 @@ PREP_SRC := $(addprefix src/korus_research/,parsers.py prepare.py schemas.py par
 # one stamp per vintage mode, so that switching VINTAGES fetches again and rebuilds
 RAW_STAMP := data/raw/.fetched$(if $(filter locked,$(VINTAGES)),-locked)
 # the releases kept by `fetch --update` (data/raw/vintages/) are not inputs of the build
-RAW_FILES := $(shell find data/raw -path data/raw/vintages -prune -o -type f ! -name 'MANIFEST.json' ! -name '.*' -print 2>/dev/null)
+# (nor are the API clients' cached answers, *.json: they are inputs of notebook 08 only)
+RAW_FILES := $(shell find data/raw -path data/raw/vintages -prune -o -type f ! -name '*.json' ! -name '.*' -print 2>/dev/null)
+API_CACHE := $(shell find data/raw -path data/raw/vintages -prune -o -type f -name '*.json' ! -name 'MANIFEST.json' -print 2>/dev/null)
 TABLES := census_monthly census_annual enduse_imports comtrade_hs2 comtrade_vintage_overlap \
 	comtrade_chapter_matches fx_krw_usd_monthly fx_krw_usd_annual bis_eer_monthly fred_macro \
 	worldbank_indicators benchmarks gravity_dta gravity_wiod gravity_oecd cepii_dist
@@ -106,6 +108,9 @@ notebooks: $(REPORTS) ## execute every notebook of the default study with paperm
 # its results are in the run records data/processed/results/default/runs/<nn>.json.
 reports/%.ipynb: notebooks/%.ipynb $(PROCESSED) $(PACKAGE_SRC) | $(INSTALLED)
 	KORUS_STUDY_SCOPE=default $(KR) run $* --quiet
+
+# Notebook 08 reads what the API clients cached (korus-research's census_api, comtrade_api, dataweb, services).
+reports/08_beyond_the_mirror.ipynb: $(API_CACHE)
 
 # The synthesis reads the estimates of notebooks 01-05 (it re-estimates nothing).
 reports/06_joint_study.ipynb: $(filter-out reports/06_joint_study.ipynb,$(REPORTS))

@@ -394,3 +394,48 @@ def autos_on_two_bases(comtrade: pd.DataFrame, enduse: pd.DataFrame, census_annu
 def autos_share_of_change(contributions: pd.DataFrame, autos_group: str) -> float:
     """The autos group's share of the change in the balance (from :func:`balance_contributions`)."""
     return float(contributions.loc[autos_group, "balance_change"] / contributions.loc["total", "balance_change"])
+
+
+def autos_split_contributions(autos: pd.DataFrame, base: int, compare: int) -> pd.DataFrame:
+    """Contributions of cars, parts and the rest of chapter 87 to the change in the balance in
+    automotive products, on the basis of the lines they come from.
+
+    Parameters
+    ----------
+    autos : DataFrame
+        :meth:`korus_research.productstore.ProductStore.autos` with ``split`` (``flow, year,
+        partner, group, value_usd``; one partner; flows ``import`` and ``export``).
+    base, compare : int
+
+    Returns
+    -------
+    DataFrame
+        :func:`balance_contributions` by group (cars, parts, rest of chapter 87); its ``total``
+        row is chapter 87 on that basis, computed from the totals.
+    """
+    partners = sorted(set(autos["partner"]))
+    if len(partners) != 1:
+        raise DataError("autos", "partner", f"one partner expected, got {partners}")
+    wide = autos.pivot_table(index=["group", "year"], columns="flow", values="value_usd", aggfunc="sum",
+                             fill_value=0.0)
+    panel = wide.rename(columns={"export": "exports", "import": "imports"}).reset_index()
+    for side in ("exports", "imports"):
+        if side not in panel:
+            raise DataError("autos", "flow", f"no {side[:-1]} lines: the split needs imports and exports")
+    return balance_contributions(panel[["group", "year", "exports", "imports"]], base, compare)
+
+
+def autos_split_sentence(split: pd.DataFrame, partner: str, base: int, compare: int, basis: str) -> str:
+    """One sentence on the cars and parts contributions of :func:`autos_split_contributions`
+    (US$ to US$ bn), for a notebook's closing findings."""
+    from .productstore import CARS, PARTS
+
+    total = split.loc["total", "balance_change"] / 1e9
+    parts = []
+    for group, name in ((CARS, "cars (HS 8703)"), (PARTS, "parts (HS 8708)")):
+        if group in split.index:
+            value = split.loc[group, "balance_change"] / 1e9
+            parts.append(f"{name} {value:+.1f} bn (imports {split.loc[group, 'imports_change'] / 1e9:+.1f} bn, "
+                         f"exports {split.loc[group, 'exports_change'] / 1e9:+.1f} bn)")
+    return (f"Within autos ({basis}), the US balance with {partner} changed by {total:+.1f} bn from {base} to "
+            f"{compare}: " + "; ".join(parts) + ".")

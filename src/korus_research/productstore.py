@@ -77,9 +77,15 @@ _FILE_GLOB = "flow=*/year=*/part-*.parquet"
 _HIVE = "hive_partitioning=true, hive_types={'flow': VARCHAR, 'year': INTEGER}"
 
 
+#: Environment variable naming another product store (a relative path is taken from the
+#: project root), e.g. a store holding fetched HS10 lines beside the mirror's HS2 panel.
+ROOT_VARIABLE = "KORUS_PRODUCT_STORE"
+
+
 def default_root() -> Path:
-    """The study's product store: ``data/processed/products``."""
-    return config.data_processed() / "products"
+    """The study's product store: ``$KORUS_PRODUCT_STORE`` when set, else
+    ``data/processed/products``."""
+    return config._from_env(ROOT_VARIABLE, config.data_processed() / "products")
 
 
 # ---------------------------------------------------------------------------------------
@@ -862,6 +868,233 @@ def decomposition_inputs(store: ProductStore, partner: str, grouping: str = "nam
     for frame in (panel, world_panel):
         frame.attrs.update({k: v for k, v in hs2.attrs.items()})
     return panel, world_panel
+
+
+# ---------------------------------------------------------------------------------------
+# the study's store, fetched Census detail, and what the notebooks read at whatever detail
+
+
+#: File under the store's root recording which bytes of ``comtrade_hs2`` its HS2 level holds.
+HS2_MARKER = "hs2_loaded_from.json"
+#: ``source`` of the lines :func:`load_census_api` writes, and their ``basis`` by flow (the
+#: Census API's values: general imports at customs value, total exports F.A.S.).
+CENSUS_SOURCE = "census-api"
+CENSUS_BASIS = {"import": "customs value", "export": "FAS"}
+
+
+def study_store(root: str | Path | None = None) -> ProductStore:
+    """The study's product store (:func:`default_root`), holding at least the mirror's HS2 panel.
+
+    The store's HS2 level is (re)loaded from the processed ``comtrade_hs2`` table with
+    :func:`load_comtrade_hs2` when it is missing, when the table's bytes changed since it was
+    loaded, or when the HS2 lines no longer are those loaded (the table's sha256 and the level's
+    rows and total are kept in ``<root>/hs2_loaded_from.json``). Finer levels (detail fetched
+    from the Census API, :func:`load_census_api`) are never touched. The table is read with
+    :func:`korus_research.io.read_table`, so a notebook's run record lists it among the tables
+    read: the HS2 lines are that table's.
+    """
+    from . import io
+
+    store = ProductStore(root)
+    comtrade = io.read_table("comtrade_hs2")
+    sha = io.tables_read()["comtrade_hs2"]
+    store.root.mkdir(parents=True, exist_ok=True)
+    marker = store.root / HS2_MARKER
+    with config.file_lock(store.root / ".hs2.lock"):
+        expected = json.loads(marker.read_text()) if marker.exists() else {}
+        if expected != {"sha256": sha, **_hs2_state(store)}:
+            summary = load_comtrade_hs2(store, comtrade)
+            _drop_partitions(store, "HS2", keep=set(zip(summary["flow"], summary["year"].astype(int), strict=True)))
+            tmp = store.root / f".{HS2_MARKER}.{uuid.uuid4().hex}.partial"
+            tmp.write_text(json.dumps({"sha256": sha, **_hs2_state(store)}, sort_keys=True) + "\n")
+            config.publish(tmp, marker)
+    return store
+
+
+def _drop_partitions(store: ProductStore, level: str, keep: set) -> None:
+    """Remove the files at ``level`` of the partitions not in ``keep`` (``(flow, year)`` pairs):
+    after a reload, a year or flow the table no longer holds must not linger in the store."""
+    with config.file_lock(store.root / ".write.lock"):
+        for path in store.files():
+            if path.name != f"part-{level}.parquet":
+                continue
+            flow, year = path.parent.parent.name.removeprefix("flow="), int(path.parent.name.removeprefix("year="))
+            if (flow, year) not in keep:
+                path.unlink()
+                _remove_if_empty(path.parent)
+                _remove_if_empty(path.parent.parent)
+
+
+def _hs2_state(store: ProductStore) -> dict:
+    """Rows and total value of the store's HS2 files, from their footers (no data read)."""
+    inv = store.inventory()
+    hs2 = inv[inv["level"] == "HS2"]
+    return {"rows": int(hs2["rows"].sum()), "value_usd": round(float(hs2["value_usd"].sum()), 2)}
+
+
+def load_census_api(store: ProductStore, frame: pd.DataFrame, source: str = CENSUS_SOURCE) -> pd.DataFrame:
+    """Write product lines fetched from the Census International Trade API into the store.
+
+    Parameters
+    ----------
+    store : ProductStore
+    frame : DataFrame
+        What :func:`korus_research.census_api.fetch_trade` returns: ``flow, partner, hs, level,
+        period, value_usd`` (checked against :data:`korus_research.census_api.CENSUS_TRADE`),
+        HS4, HS6 or HS10 lines, annual (``period`` ``YYYY``) or monthly (``YYYY-MM``); several
+        levels, flows, partners and years may be mixed.
+    source : str
+        The ``source`` column of the lines written (default ``census-api``; where each answer
+        came from is in ``data/raw/MANIFEST.json``).
+
+    Each level and frequency is written with :meth:`ProductStore.write` (``mode="merge"``: the
+    partners of ``frame`` replace their own lines at that level in the partitions written, other
+    partners and levels are kept), ``basis`` ``customs value`` for imports and ``FAS`` for
+    exports (the Census API's values: general imports, total exports).
+
+    Returns
+    -------
+    DataFrame
+        The summaries of the writes: ``flow, year, level, frequency, rows, path``.
+
+    Raises
+    ------
+    DataError
+        When the frame fails the Census schema, or holds HS2 lines: the store's HS2 level holds
+        the mirror's panel of every partner and the world (imports CIF), which Census chapters
+        for one partner would mix with another basis; the Census detail goes in at HS4 or finer.
+
+    Examples
+    --------
+    >>> from korus_research import census_api, productstore as ps  # doctest: +SKIP
+    >>> lines = census_api.fetch_trade("import", "HS10", [2011, 2016])  # doctest: +SKIP
+    >>> ps.load_census_api(ps.study_store(), lines)  # doctest: +SKIP
+    """
+    from .census_api import CENSUS_TRADE
+
+    where = f"{store.name}: Census API lines"
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(where, "frame", f"expected a DataFrame, got {type(frame).__name__}")
+    frame = frame.reset_index(drop=True)
+    try:
+        frame = CENSUS_TRADE.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise _schema_error(exc, frame, where, ("partner", "hs", "period", "flow")) from None
+    coarse = frame.index[frame["level"] == "HS2"].tolist()
+    if coarse:
+        raise DataError(where, "level", "HS2 lines: the store's HS2 level holds the mirror's panel of every "
+                        "partner and the world (imports CIF); load the Census detail at HS4, HS6 or HS10", coarse)
+    monthly = frame["period"].str.len() == 7
+    summaries = []
+    for (level, by_month), part in frame.groupby([frame["level"], monthly], sort=True):
+        lines = pd.DataFrame({
+            "flow": part["flow"].to_numpy(), "year": part["period"].str[:4].astype(int).to_numpy(),
+            "partner": part["partner"].to_numpy(), "code": part["hs"].to_numpy(),
+            "value_usd": part["value_usd"].to_numpy(), "basis": part["flow"].map(CENSUS_BASIS).to_numpy(),
+            "source": source,
+        })
+        if by_month:
+            lines["month"] = part["period"].str[5:7].astype(int).to_numpy()
+        summaries.append(store.write(lines, level=level))
+    if not summaries:
+        return pd.DataFrame(columns=["flow", "year", "level", "frequency", "rows", "path"])
+    return pd.concat(summaries, ignore_index=True)
+
+
+def chapter_table(store: ProductStore, partner: str, world: str = "WLD",
+                  years: Iterable[int] | None = None) -> pd.DataFrame:
+    """US imports and exports of ``partner`` and ``world`` by HS chapter, from the store, in the
+    layout of the processed ``comtrade_hs2`` table that :mod:`korus_research.decomposition`
+    takes: ``flow, year, partner_key, hs2, value_usd`` (annual, US$).
+
+    Both partners are read from one level: the finest that covers the partner and the world in
+    every year (the years the world is stored in, by default); offline that is the mirror's HS2
+    panel, so the rows are the table's own. A partner absent from the store, or from some of its
+    years, gets no rows there, as in the processed table (the level is then the one that covers
+    the world). ``attrs``: the aggregate's (``source_level``, ``sources``, ``bases``, ...).
+
+    Raises
+    ------
+    DataError
+        When nothing covers the world, or the lines read are the benchmark's generated ones
+        (``SYNTHETIC-EXPANDED``: never study data).
+    """
+    flows = ("import", "export")
+    if years is None:
+        inv = store.inventory()
+        with_world = inv[inv["flow"].isin(flows) & inv["partners"].map(lambda held: world in held)]
+        years = sorted({int(y) for y in with_world["year"]})
+    try:
+        level, _ = store.pick_level("HS2", [partner, world], years, flows)
+    except DataError:
+        level, _ = store.pick_level("HS2", [world], years, flows)
+    lines = store.aggregate("HS2", partners=[partner, world], years=years, flows=flows, source_level=level)
+    if SYNTHETIC_EXPANDED in lines.attrs["sources"]:
+        raise DataError(store.name, "source", f"the lines read are labelled {SYNTHETIC_EXPANDED} "
+                        "(the benchmark's generated table): not study data")
+    out = lines.rename(columns={"partner": "partner_key", "code": "hs2"})[
+        ["flow", "year", "partner_key", "hs2", "value_usd"]]
+    out.attrs.update(lines.attrs)
+    return out
+
+
+def autos_detail(store: ProductStore, partner: str, years: Iterable[int]) -> pd.DataFrame | None:
+    """The partner's automotive trade split into cars (HS 8703), parts (HS 8708) and the rest of
+    chapter 87 (:meth:`ProductStore.autos`), when the store holds HS4 or finer lines covering the
+    partner's imports and exports in every one of ``years``; ``None`` otherwise (offline: the
+    mirror's chapters only).
+
+    Raises
+    ------
+    DataError
+        When the detail read is the benchmark's generated lines, or a partition is corrupt.
+    """
+    years = sorted({int(y) for y in years})
+    try:
+        store.pick_level("HS4", [partner], years, ("import", "export"))
+    except DataError:
+        return None
+    autos = store.autos(split=True, partners=[partner], years=years, flows=("import", "export"))
+    if SYNTHETIC_EXPANDED in autos.attrs["sources"]:
+        raise DataError(store.name, "source", f"the lines read are labelled {SYNTHETIC_EXPANDED} "
+                        "(the benchmark's generated table): not study data")
+    return autos if autos.attrs["split"] else None
+
+
+def detail_line(store: ProductStore, chapters: pd.DataFrame, autos: pd.DataFrame | None, partner: str,
+                years: Iterable[int]) -> str:
+    """One sentence on the detail the store holds and what a notebook reads of it (for the
+    notebook's output): the levels with their frequencies, years and sources, the level the
+    chapters come from (``chapters.attrs["source_level"]``) and whether autos are split."""
+    held = "; ".join(f"{level} {row['frequency']} {row['first_year']}-{row['last_year']} ({row['sources']})"
+                     for level, row in store.levels().iterrows()) or "nothing"
+    years = sorted({int(y) for y in years})
+    span = " and ".join(str(y) for y in years)
+    text = f"Product detail in the store: {held}. The chapters are read from its {chapters.attrs['source_level']} lines; "
+    if autos is not None:
+        return text + (f"autos are split into cars (HS 8703), parts (HS 8708) and the rest of chapter 87 from its "
+                       f"{autos.attrs['detail']} lines for {partner} in {span}.")
+    return text + f"autos stay one group (chapter 87): no HS4 or finer lines cover {partner}'s imports and exports in {span}."
+
+
+def detail_basis(frame: pd.DataFrame) -> str:
+    """The basis of store lines finer than HS2 in a few words (``Census basis`` for the lines of
+    :func:`load_census_api`, else their ``basis`` values)."""
+    if list(frame.attrs.get("sources", [])) == [CENSUS_SOURCE]:
+        return "Census basis"
+    return "basis: " + (", ".join(frame.attrs.get("bases", [])) or "not stated")
+
+
+def detail_source(frame: pd.DataFrame) -> str:
+    """The source line of a table built from store lines finer than HS2 (``frame.attrs`` of
+    :meth:`ProductStore.aggregate` or :meth:`ProductStore.autos`): who published the lines, at
+    which level, on which basis."""
+    sources = list(frame.attrs.get("sources", []))
+    who = ("US Census Bureau, International Trade API" if sources == [CENSUS_SOURCE]
+           else ", ".join(sources) or "the product store")
+    bases = ", ".join(frame.attrs.get("bases", [])) or "basis not stated"
+    level = frame.attrs.get("detail") or frame.attrs.get("source_level", "")
+    return f"{who} ({level} lines in the product store; {bases})"
 
 
 # ---------------------------------------------------------------------------------------
