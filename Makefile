@@ -15,7 +15,7 @@ endif
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 REPORTS := $(patsubst notebooks/%.ipynb,reports/%.ipynb,$(NOTEBOOKS))
 # what the notebooks run (the report's and the benchmark's code do not rerun them)
-PACKAGE_SRC := $(filter-out %/report.py %/bench.py %/dictionary.py %/regtables.py %/citations.csv %/bench_store.py %/vintages.py %/explorer.py %/app.py,$(shell find src/korus_research -name '*.py' -o -name '*.csv'))
+PACKAGE_SRC := $(filter-out %/report.py %/bench.py %/dictionary.py %/regtables.py %/citations.csv %/bench_store.py %/vintages.py %/explorer.py %/app.py %/runner.py %/comparison.py %/bench_studies.py,$(shell find src/korus_research -name '*.py' -o -name '*.csv'))
 # Which release of each raw file: pinned (the registry's sha256, the default) or locked (the lock file
 # data-vintages.lock.json that `make update` writes); `make VINTAGES=locked` builds on the locked releases
 VINTAGES ?= $(or $(KORUS_VINTAGES),pinned)
@@ -53,9 +53,15 @@ ENTRY ?=
 CONTROLS ?= default
 # the explorer's port (make app)
 APP_PORT ?= 5006
-# Several studies (make studies PARTNERS="KOR COL PAN" -j2); PARTNERS=agreements: every US agreement partner
+# Several studies on Dask: PARTNERS x GRID (make studies PARTNERS=agreements GRID=default); PARTNERS=agreements:
+# every US agreement partner. GRID: none (one study per partner, parameters derived) | default (compare year
+# entry+4, +2, +6) | years | JSON. SCHEDULER: an existing cluster (tcp://host:8786; default $$DASK_SCHEDULER),
+# else a local one of WORKERS processes (default: one per core). STUDY_NOTEBOOKS: e.g. 01,06
 PARTNERS ?= KOR COL PAN
-STUDY_PARTNERS = $(if $(filter agreements,$(PARTNERS)),$(shell $(KR) partners --agreements),$(PARTNERS))
+GRID ?= none
+SCHEDULER ?= $(DASK_SCHEDULER)
+WORKERS ?=
+STUDY_NOTEBOOKS ?=
 STUDY_ARGS = $(if $(ENTRY),--entry $(ENTRY)) $(if $(BASE),--base $(BASE)) $(if $(COMPARE),--compare $(COMPARE)) \
 	--controls $(CONTROLS)
 
@@ -65,7 +71,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 .DEFAULT_GOAL := all
 # a recipe that fails leaves no target behind
 .DELETE_ON_ERROR:
-.PHONY: all env data update processed notebooks report study studies app bench bench-store test test-unit test-studies test-notebooks lint lab \
+.PHONY: all env data update processed notebooks report study studies app bench bench-store bench-studies test test-unit test-studies test-notebooks lint lab \
 	refresh-notebooks clean clean-all help
 
 all: env data processed notebooks report ## set up the environment, get the data, run every notebook, build the report
@@ -127,10 +133,13 @@ study: $(PROCESSED) | $(INSTALLED) ## one study into reports/studies/<id>/ (make
 study-%: $(PROCESSED) | $(INSTALLED)
 	$(KR) study --partner $* $(STUDY_ARGS) --jobs 1
 
-studies: $(PROCESSED) | $(INSTALLED) ## several studies (make studies PARTNERS="KOR COL" -j2, or PARTNERS=agreements) and reports/studies.html
-	$(if $(strip $(STUDY_PARTNERS)),,$(error PARTNERS is empty: give ISO3 codes, e.g. PARTNERS="KOR COL", or PARTNERS=agreements))
-	@$(MAKE) --no-print-directory $(addprefix study-,$(STUDY_PARTNERS))
-	$(KR) compare
+studies: $(PROCESSED) | $(INSTALLED) ## PARTNERS x GRID studies on a Dask cluster (local, or SCHEDULER=tcp://host:8786), resumable, then reports/studies.html
+	$(if $(strip $(PARTNERS)),,$(error PARTNERS is empty: give ISO3 codes, e.g. PARTNERS="KOR COL", or PARTNERS=agreements))
+	$(KR) studies --partners $(PARTNERS) --grid '$(GRID)' $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
+		$(if $(WORKERS),--workers $(WORKERS)) $(if $(STUDY_NOTEBOOKS),--notebooks $(STUDY_NOTEBOOKS))
+
+bench-studies: $(PROCESSED) | $(INSTALLED) ## the same three studies serially and on a 2-worker local cluster: speed-up and memory in reports/bench_studies.json
+	$(BIN)/python -m korus_research.bench_studies $(if $(BENCH_NOTEBOOKS),--notebooks $(BENCH_NOTEBOOKS))
 
 bench: $(PROCESSED) | $(INSTALLED) ## time the gravity estimator against pyfixest and a dummy GLM (about 8 minutes)
 	$(BIN)/python -m korus_research.bench

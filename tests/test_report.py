@@ -29,6 +29,7 @@ def _check_site(folder: Path, page: str = "index.html") -> str:
         if target.startswith(("http://", "https://")):
             continue
         path, _, anchor = target.partition("#")
+        path = path or page  # a link to a section of this page
         assert (folder / path).exists(), target
         if anchor:
             assert f"id='{anchor}'" in (folder / path).read_text(), target
@@ -97,7 +98,12 @@ def test_comparison_page(tmp_path, monkeypatch):
     for partner, value in (("COL", -1.0), ("PAN", 2.0)):  # SYNTHETIC attribution tables
         study = Study.build(partner)
         store = results.open_store(study, "06")
-        store.save("synthesis_attribution", pd.DataFrame({"component": ["total"], "usd_bn": [value]}))
+        store.save("synthesis_attribution", pd.DataFrame({"component": ["total"], "usd_bn": [value],
+                                                          "counted": [False]}))
+        store.save("synthesis_headline", pd.DataFrame([{"design": "event study", "estimator": "event study (PPML)",
+                                                        "estimate": value, "ci_low": value - 1, "ci_high": value + 1,
+                                                        "interval": "95% CI", "notebook": "03"}]))
+        store.done()
         (tmp_path / "reports" / "studies" / study.study_id).mkdir(parents=True)
         (tmp_path / "reports" / "studies" / study.study_id / "index.html").write_text("<html></html>")
     out = report.build_comparison(tmp_path / "reports")
@@ -108,10 +114,7 @@ def test_comparison_page(tmp_path, monkeypatch):
 
 
 def _check_site_file(page_path: Path) -> str:
-    page = page_path.read_text()
-    for target in re.findall(r"(?:href|src)='([^']+)'", page):
-        assert (page_path.parent / target).exists(), target
-    return page
+    return _check_site(page_path.parent, page_path.name)
 
 
 def test_the_joint_study_prints_to_pdf(tmp_path, monkeypatch):

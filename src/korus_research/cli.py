@@ -1,4 +1,4 @@
-"""Command line: ``korus-research fetch | prepare | run | study | report | compare | partners | provenance``.
+"""Command line: ``korus-research fetch | prepare | run | study | studies | report | compare | partners | provenance``.
 
 The Makefile calls these; they are usable by hand as well
 (``python -m korus_research ...`` is the same). Every error the suite raises on purpose
@@ -36,7 +36,8 @@ def _parse_value(text: str):
 
 
 STUDY_NOTEBOOKS = ("01_balance_overview", "02_decomposition", "03_agreement_effects", "04_gravity",
-                   "05_macro_drivers", "07_structural_account", "06_joint_study")  # 06 reads the others: last
+                   "05_macro_drivers", "07_structural_account", "08_beyond_the_mirror",
+                   "06_joint_study")  # 06 reads the others: last
 
 
 def run_notebook(name: str, parameters: dict, output_dir: Path | None = None,
@@ -199,6 +200,27 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("compare", help="build reports/studies.html comparing every study in the results store")
 
+    p_many = sub.add_parser(
+        "studies", help="run partners x a sensitivity grid of studies on a Dask cluster, then reports/studies.html",
+        description="Build one study per partner and grid point and run its notebooks as tasks on a Dask cluster "
+                    "(a local one sized to the machine, or --scheduler / DASK_SCHEDULER); a failing study never stops "
+                    "the others, finished studies are skipped as up to date on a rerun, and the run ends with a "
+                    "summary table and the comparison page reports/studies.html. Exit 1 when a study failed.")
+    p_many.add_argument("--partners", nargs="+", required=True, metavar="ISO3",
+                        help="ISO3 codes, or 'agreements' for every US agreement partner in force by 2019")
+    p_many.add_argument("--grid", default="default",
+                        help="sensitivity grid: default (compare year derived, entry+2, entry+6), years (and the base "
+                             "year derived or entry-3), none (one study per partner), or JSON of Study parameters to "
+                             "lists, e.g. '{\"controls\": [\"default\", \"JPN,DEU,GBR\"]}'")
+    p_many.add_argument("--scheduler", default=None,
+                        help="address of an existing Dask scheduler, e.g. tcp://host:8786 (default: DASK_SCHEDULER, "
+                             "else a local cluster); 'serial' runs every task in turn in this process")
+    p_many.add_argument("--workers", type=int, default=None, help="workers of the local cluster (default: one per core)")
+    p_many.add_argument("--notebooks", default=None,
+                        help="notebooks to run, e.g. 01,06 (default: all, then each study's report)")
+    p_many.add_argument("--no-compare", action="store_true", help="do not build reports/studies.html")
+    p_many.add_argument("--quiet", action="store_true", help="no progress bar")
+
     p_part = sub.add_parser("partners", help="print the partners of the US agreements table (for make studies)")
     p_part.add_argument("--agreements", action="store_true", help="only partners with an agreement in force by 2019")
 
@@ -257,6 +279,8 @@ def _dispatch(args) -> int:
         from .report import build_comparison
 
         print(f"wrote {build_comparison()}")
+    elif args.command == "studies":
+        return _studies(args)
     elif args.command == "partners":
         from .agreements import agreements_table
         from .study import LAST_ENTRY_YEAR
@@ -272,6 +296,26 @@ def _dispatch(args) -> int:
         table["sha256"] = table["sha256"].str[:12] + "…"
         print(table.to_markdown(index=False))
     return 0
+
+
+def _studies(args) -> int:
+    """``studies``: the run's summary table, then the comparison page; exit 1 when a study failed
+    or could not be built, 130 when interrupted (what finished is kept: the same command resumes)."""
+    from .runner import format_summary, run_studies
+
+    try:
+        summary = run_studies(args.partners, args.grid, scheduler=args.scheduler, workers=args.workers,
+                              notebooks=args.notebooks, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print("interrupted: the notebooks that finished are kept; the same command resumes the rest", file=sys.stderr)
+        return 130
+    print(format_summary(summary))
+    if not args.no_compare:
+        from .comparison import build_studies_page
+
+        page = build_studies_page()
+        print(f"wrote {page.relative_to(config.PROJECT_ROOT) if page.is_relative_to(config.PROJECT_ROOT) else page}")
+    return 1 if summary["status"].isin(["failed", "invalid"]).any() else 0
 
 
 def _update(files: list[str]) -> int:

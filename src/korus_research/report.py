@@ -407,48 +407,10 @@ def build_report(report_dir: Path | None = None, study=None, pdf: bool = True) -
 
 
 def build_comparison(report_dir: Path | None = None) -> Path:
-    """``reports/studies.html``: the attribution of every study in the results store side by
-    side (each read from its own store), with links to each study's report."""
-    from . import results
-    from .errors import KorusError
+    """``reports/studies.html``: every study in the results store compared (each read from its
+    own store): the agreement effects as a forest plot, the attributions side by side, and the
+    headline across the sensitivity grid (:func:`korus_research.comparison.build_studies_page`)."""
+    from .comparison import build_studies_page
 
-    report_dir = Path(report_dir or config.reports_dir())
-    columns, links, skipped = {}, [], []
-    for folder in results.study_folders():
-        try:
-            study = results.load_study(folder)
-            store = results.read_store(study, folder)
-            attribution = store.load("synthesis_attribution")
-            if "counted" in attribution:  # a part shown beside another (the agreement's GE counterpart) is left out
-                attribution = attribution[attribution["counted"] | attribution["component"].str.startswith("total")]
-            table = attribution.set_index("component")["usd_bn"]
-        except (KorusError, ValueError, KeyError) as err:  # a stale or broken folder is listed, not fatal
-            skipped.append(f"<li>{html.escape(folder.name)}: not shown ({html.escape(str(err))})</li>")
-            continue
-        default = folder.name == results.DEFAULT_FOLDER
-        label = f"{study.partner} {study.base_year}-{study.compare_year}" + (" (default)" if default else f" [{study.study_id}]")
-        columns[label] = table
-        page = Path("index.html") if default else Path("studies") / study.study_id / "index.html"
-        if (report_dir / page).exists():
-            links.append(f"<li><a href='{html.escape(page.as_posix())}'>{html.escape(label)}</a>: "
-                         f"{html.escape(str(study))}</li>")
-        n = len(store.skipped())
-        if n:
-            skipped.append(f"<li>{html.escape(label)}: {n} sections skipped (listed in its report)</li>")
-    # one row per study, one column per part of the attribution (total first)
-    wide = pd.DataFrame(columns).T.round(2)
-    if len(wide):
-        order = [c for c in wide.columns if c.startswith("total")] + [c for c in wide.columns if not c.startswith("total")]
-        wide = wide[order]
-        wide.columns.name = None
-    page = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>korus-research: studies compared</title>"
-            f"<style>{_CSS}</style></head><body><h1>The change in the US goods balance, study by study (US$ bn)</h1>",
-            "<p>Each row comes from that study's own results store (notebook 06), between its own base and "
-            "compare years; each study's report:</p><ul>", *links, "</ul>",
-            wide.reset_index(names="study").to_html(index=False, border=0, na_rep="") if len(wide) else
-            "<p>No study has a synthesis yet.</p>",
-            "<h2>Sections skipped</h2><ul>", *skipped, "</ul></body></html>"]
-    report_dir.mkdir(parents=True, exist_ok=True)
-    out = report_dir / "studies.html"
-    out.write_text("\n".join(page), encoding="utf-8")
-    return out
+    return build_studies_page(report_dir)
+
