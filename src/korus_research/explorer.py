@@ -54,7 +54,7 @@ from .study import DATA_YEARS, DEFAULT_PARTNER, Study
 #: The notebooks a run executes (``korus-research study``: :data:`korus_research.cli.STUDY_NOTEBOOKS`).
 RUN_NOTEBOOKS: tuple[str, ...] = tuple(stem[:2] for stem in STUDY_NOTEBOOKS)
 #: Notebooks whose estimates the synthesis reads (notebook 06's own results are recomputed here, not read).
-NEEDED: tuple[str, ...] = tuple(nb for nb in RUN_NOTEBOOKS if nb != "06")
+NEEDED: tuple[str, ...] = synthesis.INPUT_NOTEBOOKS
 #: Design names, best first (:data:`korus_research.synthesis.DESIGNS`).
 DESIGN_NAMES: tuple[str, ...] = tuple(d.name for d in synthesis.DESIGNS)
 #: Quantities whose estimates the headline rule chooses from (the balance, and the autos balance

@@ -226,14 +226,14 @@ def _table(frame: pd.DataFrame) -> str:
     return formatting.to_html(frame)
 
 
-def _nav(report_dir: Path, prefix: str, own_pages: bool) -> str:
-    """The site's navigation: this page's sections, then the site's pages that exist
-    (``prefix``: the path from ``report_dir`` to the site's top folder; ``own_pages``: the
-    data dictionary and the references are built in ``report_dir``)."""
-    links = [("index.html#attribution", "Attribution"), ("index.html#findings", "Findings"),
-             ("index.html#notebooks", "Notebooks"), ("index.html#regressions", "Regression tables"),
-             ("index.html#figures", "Figures"),
-             ("index.html#provenance", "Data provenance")]
+def _nav(report_dir: Path, prefix: str, own_pages: bool, sections: str | None = None) -> str:
+    """The site's navigation: this page's sections (those ``sections``, the page's HTML, has),
+    then the site's pages that exist (``prefix``: the path from ``report_dir`` to the site's
+    top folder; ``own_pages``: the data dictionary and the references are built in ``report_dir``)."""
+    links = [(f"index.html#{anchor}", text) for anchor, text in (
+        ("attribution", "Attribution"), ("findings", "Findings"), ("notebooks", "Notebooks"),
+        ("regressions", "Regression tables"), ("figures", "Figures"), ("provenance", "Data provenance"))
+        if sections is None or f"id='{anchor}'" in sections]
     site = [("studies.html", "Studies compared"), ("dictionary.html", "Data dictionary"),
             ("references.html", "References and citation"), ("joint_study.pdf", "The joint study (PDF)")]
     for href, text in site:
@@ -357,7 +357,6 @@ def build_report(report_dir: Path | None = None, study=None, pdf: bool = True) -
     in_studies = (report_dir.resolve().parent.name == "studies"
                   and report_dir.resolve().parent.parent == config.reports_dir().resolve())
     top = "../../" if in_studies else ""
-    nav = _nav(report_dir, top, own_pages=not in_studies)
     table = _Tables(report_dir)
 
     body = [f"<h1>korus-research: the US goods balance with {html.escape(study.capabilities.name)}</h1>",
@@ -399,7 +398,9 @@ def build_report(report_dir: Path | None = None, study=None, pdf: bool = True) -
                       "korus_research.registry and data/raw/MANIFEST.json"))
     body.append("<h2>Environment</h2>")
     body.append(table(environment_frame(), "environment", "Python and package versions of this build"))
+    nav = _nav(report_dir, top, own_pages=not in_studies, sections="".join(body))
     if not in_studies:
+        # the other pages link to the index's sections that exist
         _dictionary_page(report_dir, nav)
         _references_page(report_dir, nav)
     return _write(report_dir / "index.html",

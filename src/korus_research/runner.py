@@ -66,7 +66,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config
+from . import config, synthesis
 from .cli import STUDY_NOTEBOOKS
 from .errors import KorusError, ParameterError
 
@@ -87,7 +87,7 @@ GRIDS: dict[str, dict[str, list]] = {
 STEMS = {stem[:2]: stem for stem in STUDY_NOTEBOOKS}
 ORDER = tuple(STEMS)
 #: What each notebook reads of the others' results.
-INPUTS = {"06": ("01", "02", "03", "04", "05", "07")}
+INPUTS = {"06": synthesis.INPUT_NOTEBOOKS}
 #: Priority within a study: the longest notebooks first (measured on Korea: 07 70 s, 04 60 s,
 #: 03 40 s, 08 12 s, 05 10 s, 02 7 s, 01 5 s, 06 6 s), so the last task of a run is a short one.
 WEIGHT = {"07": 8, "04": 7, "03": 6, "08": 5, "05": 4, "02": 3, "01": 2, "06": 1}

@@ -37,6 +37,8 @@ import pandas as pd
 from .errors import ResultsError
 from .study import Study
 
+#: The notebooks whose estimates the joint study (notebook 06) reads.
+INPUT_NOTEBOOKS = ("01", "02", "03", "04", "05", "07")
 AUTOS_QUANTITY = "autos contribution to the balance change"
 AUTOS_AGREEMENT = "agreement effect on the autos balance"
 #: The parts of notebook 05's decomposition the attribution shows (quantity -> row); its misfit stays in the residual.
