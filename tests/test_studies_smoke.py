@@ -1,10 +1,12 @@
 """Smoke test on the real data: the whole study (every notebook and its report) for partners
 of different kinds, each into its own study folder, leaving the default study alone.
 
-- MEX: an early agreement (NAFTA, 1994): panels start before 2000, no Comtrade pre-period
-  (in ``make test``);
+- COL: a recent agreement (2012) with a partner outside the WIOD panel, so the joint study takes its
+  macro parts from the trade equations and says so (in ``make test``);
+- MEX: an early agreement (NAFTA, 1994): panels start before 2000, no Comtrade pre-period, the
+  study's years on one WIOD year;
 - SLV: a CAFTA-DR member (2006), small partner, no BIS rate, and
-- CHN: no US agreement, run with a hypothetical entry date (both marked ``heavy``: ``make
+- CHN: no US agreement, run with a hypothetical entry date (these three marked ``heavy``: ``make
   test-studies``, to keep ``make test`` within its time budget).
 """
 
@@ -23,8 +25,8 @@ from korus_research.study import Study
 
 pytestmark = pytest.mark.mirror
 
-CASES = [("MEX", "")]
-HEAVY_CASES = [("SLV", ""), ("CHN", "2015-01-01")]
+CASES = [("COL", "")]
+HEAVY_CASES = [("MEX", ""), ("SLV", ""), ("CHN", "2015-01-01")]
 
 
 def _run_studies(tmp_path_factory, cases):
@@ -98,6 +100,10 @@ def _check_study(studies, partner, entry, monkeypatch):
         assert not findings.str.contains(f"{partner} demand").any()  # no demand series in the data
     if partner == "MEX":
         assert "decomposition by product (comtrade basis)" in set(skipped["section"])
+    if partner == "COL":  # outside WIOD: no structural account, and the joint study says so
+        assert findings.str.contains("no structural account for COL").any()
+        attribution = store.load("synthesis_attribution")
+        assert attribution["component"].str.endswith("(trade equations)").any()
     # the default study is never touched by these runs
     assert not (root / "processed" / "results" / results.DEFAULT_FOLDER).exists()
     manifest = json.loads((folder / "manifest.json").read_text())
