@@ -33,3 +33,13 @@ def snapshot(folder: Path) -> dict[str, str]:
 @pytest.fixture
 def snap():
     return snapshot
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    """The waits an API client asked for (korus_research.apiclient.sleep; none is slept)."""
+    from korus_research import apiclient
+
+    asked: list[float] = []
+    monkeypatch.setattr(apiclient, "sleep", asked.append)
+    return asked

@@ -34,14 +34,6 @@ def answer(path: str, query: dict) -> bytes | tuple:
     return recorded(name) if (RECORDED / name).exists() else (204, b"")
 
 
-@pytest.fixture
-def waits(monkeypatch):
-    """The waits the client asked for (none is slept)."""
-    asked: list[float] = []
-    monkeypatch.setattr(apiclient, "sleep", asked.append)
-    return asked
-
-
 @pytest.fixture(autouse=True)
 def no_key(monkeypatch):
     monkeypatch.delenv(census_api.KEY_VARIABLE, raising=False)

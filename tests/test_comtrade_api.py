@@ -31,13 +31,6 @@ def answer(path: str, query: dict) -> bytes:
     return json.dumps({"elapsedTime": "0.1 secs", "count": 0, "data": [], "error": ""}).encode()
 
 
-@pytest.fixture
-def waits(monkeypatch):
-    asked: list[float] = []
-    monkeypatch.setattr(apiclient, "sleep", asked.append)
-    return asked
-
-
 @pytest.fixture(autouse=True)
 def no_key(monkeypatch):
     monkeypatch.delenv(comtrade_api.KEY_VARIABLE, raising=False)

@@ -26,13 +26,6 @@ def recorded() -> bytes:
     return (RECORDED / "kor_hts10_2011_2016.json").read_bytes()
 
 
-@pytest.fixture
-def waits(monkeypatch):
-    asked: list[float] = []
-    monkeypatch.setattr(apiclient, "sleep", asked.append)
-    return asked
-
-
 @pytest.fixture(autouse=True)
 def token(monkeypatch):
     monkeypatch.setenv(dataweb.TOKEN_VARIABLE, TOKEN)

@@ -57,7 +57,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -69,6 +68,7 @@ import pandas as pd
 from . import config, synthesis
 from .cli import STUDY_NOTEBOOKS
 from .errors import KorusError, ParameterError
+from .results import _write_json  # the store's atomic JSON write
 
 #: Study parameters a grid (or a partner's own mapping) may set; the partner is given apart.
 STUDY_KEYS = ("entry", "base_year", "compare_year", "controls")
@@ -634,14 +634,6 @@ def run_report_job(job: dict, *inputs: dict) -> dict:
                status="done" if code == 0 else "failed",
                reason="" if code == 0 else _error_line(stderr, "the report"))
     return out
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
-    config.publish(tmp, path)
 
 
 # --------------------------------------------------------------------------- the graph
