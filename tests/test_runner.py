@@ -78,6 +78,34 @@ def test_grid_and_notebook_choices_are_checked():
         runner.select_notebooks(["09"])
 
 
+def test_child_environment_and_cluster_parameters(monkeypatch, tmp_path):
+    # DASK_SCHEDULER is the runner's; Dask would read it as its own `scheduler` config key
+    monkeypatch.setenv("DASK_SCHEDULER", "tcp://example:8786")
+    monkeypatch.setenv("KORUS_KEEP_ME", "1")
+    env = runner._env({"processed": "/p"}, "/r")
+    assert "DASK_SCHEDULER" not in env and env["KORUS_KEEP_ME"] == "1" and env["KORUS_DATA_PROCESSED"] == "/p"
+
+    # the cluster's extra notebook parameters reach the child, not the stamp's parameters
+    import papermill as pm
+
+    for nb, extra in runner.ON_CLUSTER.items():
+        declared = pm.inspect_notebook(str(config.notebooks_dir() / f"{runner.STEMS[nb]}.ipynb"))
+        assert set(extra) <= set(declared), f"notebook {nb} does not declare {set(extra) - set(declared)}"
+    seen = {}
+
+    def fake_watched(args, env, timeout):
+        seen["params"] = json.loads(args[-1])
+        return 1, "error: notebook 07_structural_account failed in cell 3: boom", 0.0
+
+    monkeypatch.setattr(runner, "_watched", fake_watched)
+    job = {"key": "k", "study_id": "KOR-x", "notebook": "07", "stem": runner.STEMS["07"],
+           "parameters": {"partner": "KOR"}, "extra": runner.ON_CLUSTER["07"], "processed": str(tmp_path),
+           "results": str(tmp_path), "reports": str(tmp_path), "reports_root": str(tmp_path), "timeout": 5}
+    out = runner.run_notebook_job(job)
+    assert seen["params"] == {"partner": "KOR", "jobs": 1}
+    assert out["status"] == "failed" and "boom" in out["reason"]
+
+
 # --------------------------------------------------------------------------- the cluster runs
 @pytest.fixture(scope="module")
 def client():
@@ -135,6 +163,18 @@ def test_cluster_run_isolates_a_failure_resumes_and_matches_a_serial_run(client,
     for name in ["estimates_01", *record["results"]]:
         pd.testing.assert_frame_equal(pd.read_parquet(folder / f"{name}.parquet"),
                                       pd.read_parquet(serial_processed / "results" / kor.study_id / f"{name}.parquet"))
+
+
+def test_progress_counts_only_the_tasks_executing(client):
+    import time
+
+    slow = client.submit(time.sleep, 2, pure=False)
+    deadline = time.time() + 10
+    while time.time() < deadline and not any(client.run(runner._executing).values()):
+        time.sleep(0.1)
+    running = [k for keys in client.run(runner._executing).values() for k in keys]
+    assert running == [str(slow.key)]
+    slow.result()
 
 
 # --------------------------------------------------------------------------- the comparison page

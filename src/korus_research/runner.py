@@ -96,6 +96,10 @@ WEIGHT = {"07": 8, "04": 7, "03": 6, "08": 5, "05": 4, "02": 3, "01": 2, "06": 1
 NOT_RUN_BY_NOTEBOOKS = frozenset({
     "report.py", "bench.py", "dictionary.py", "regtables.py", "tables/citations.csv", "bench_store.py",
     "vintages.py", "explorer.py", "app.py", "runner.py", "comparison.py", "bench_studies.py"})
+#: Notebook parameters the runner sets on a cluster (not Study parameters: the results do not
+#: depend on them). Each task has one core; notebook 07 would otherwise start 2 bootstrap
+#: processes per task and oversubscribe the workers. Serially the notebooks keep their defaults.
+ON_CLUSTER = {"07": {"jobs": 1}}
 #: A notebook still running after this many seconds is stopped and its study marked failed.
 TIMEOUT = 3600
 SUMMARY_COLUMNS = ["study", "partner", "parameters", "status", "notebooks run", "skipped sections", "reason",
@@ -519,7 +523,10 @@ def _error_line(stderr: str, what: str) -> str:
 def _env(job: dict, reports: str) -> dict:
     """The child's environment: the paths given explicitly (``reports``: the notebook's figures
     go under ``<reports>/figures``, as ``make study`` puts them)."""
-    return {**os.environ, "KORUS_DATA_PROCESSED": job["processed"], "KORUS_REPORTS": reports,
+    # DASK_SCHEDULER names the runner's cluster; Dask itself would read it as its config key
+    # ``scheduler`` and a dask.compute in a notebook would fail on an address: not passed on
+    inherited = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER"}
+    return {**inherited, "KORUS_DATA_PROCESSED": job["processed"], "KORUS_REPORTS": reports,
             "KORUS_STUDY_SCOPE": "study", "MPLBACKEND": "Agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 
 
@@ -586,7 +593,8 @@ def run_notebook_job(job: dict, *inputs: dict) -> dict:
         return blocked
     out = _result(job)
     start = time.perf_counter()
-    args = [sys.executable, "-c", _CHILD, "notebook", job["stem"], job["reports"], json.dumps(job["parameters"])]
+    params = {**job["parameters"], **job.get("extra", {})}
+    args = [sys.executable, "-c", _CHILD, "notebook", job["stem"], job["reports"], json.dumps(params)]
     for attempt in (1, 2):
         try:
             code, stderr, peak = _watched(args, _env(job, job["reports"]), job["timeout"])
@@ -801,8 +809,8 @@ def _execute_dask(client, tasks: list[_Task], bar) -> dict[str, dict]:
                 else:
                     out.update(status="failed", reason=_one_line(f"{type(exc).__name__}: {exc}"))
                 results[key] = out
-            try:
-                processing = {k for keys in client.processing().values() for k in keys}
+            try:  # the tasks executing now (``processing`` also lists those queued on a worker)
+                processing = {k for keys in client.run(_executing).values() for k in keys}
             except Exception:
                 processing = set()
             bar(results[key], running=processing)
@@ -810,6 +818,11 @@ def _execute_dask(client, tasks: list[_Task], bar) -> dict[str, dict]:
         client.cancel(list(futures.values()))
         raise
     return results
+
+
+def _executing(dask_worker) -> list[str]:
+    """Run on every worker: the keys of the tasks it is executing."""
+    return [str(ts.key) for ts in dask_worker.state.executing]
 
 
 class _Progress:
@@ -939,6 +952,8 @@ def run_studies(partners, grid="none", scheduler=None, workers: int | None = Non
             client, cluster, owned = _connect(scheduler, workers)
             try:
                 workers_info = _check_workers(client, str(ctx.processed))
+                for task in tasks:
+                    task.job["extra"] = ON_CLUSTER.get(task.job["notebook"], {})
                 results = _execute_dask(client, tasks, bar)
             finally:
                 if owned:
