@@ -106,6 +106,32 @@ def test_child_environment_and_cluster_parameters(monkeypatch, tmp_path):
     assert out["status"] == "failed" and "boom" in out["reason"]
 
 
+@needs_tables
+def test_an_interrupted_run_records_what_finished_and_what_did_not(tmp_path, monkeypatch):
+    _point(monkeypatch, tmp_path)
+    calls = []
+
+    def fake_job(job, *inputs):
+        calls.append(job["study_id"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return {**runner._result(job), "status": "done", "seconds": 1.0}
+
+    monkeypatch.setattr(runner, "run_notebook_job", fake_job)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_studies(["KOR", "COL"], "none", scheduler="serial", notebooks=["01"], progress=False, report=False)
+    log = json.loads((tmp_path / "reports" / runner.RUN_LOG).read_text())
+    assert log["interrupted"] is True and [t["study_id"] for t in log["tasks"]] == calls[:1]
+    status = {r["partner"]: (r["status"], r["reason"]) for r in log["studies"]}
+    assert status["KOR"] == ("done", "")
+    assert status["COL"] == ("unfinished", "0 of its 1 tasks finished before the interruption")
+
+    monkeypatch.setattr(runner, "run_notebook_job", lambda job, *inputs: {**runner._result(job), "status": "done"})
+    summary = runner.run_studies(["COL"], "none", scheduler="serial", notebooks=["01"], progress=False, report=False)
+    log = json.loads(Path(summary.attrs["log"]).read_text())
+    assert log["interrupted"] is False and [r["status"] for r in log["studies"]] == ["done"]
+
+
 # --------------------------------------------------------------------------- the cluster runs
 @pytest.fixture(scope="module")
 def client():

@@ -776,15 +776,14 @@ def _check_workers(client, processed: str) -> dict:
     return info
 
 
-def _execute_serial(tasks: list[_Task], bar) -> dict[str, dict]:
-    results: dict[str, dict] = {}
+def _execute_serial(tasks: list[_Task], bar, results: dict[str, dict]) -> dict[str, dict]:
     for task in tasks:
         results[task.key] = task.func(task.job, *[results[d] for d in task.deps])
         bar(results[task.key], running=set())
     return results
 
 
-def _execute_dask(client, tasks: list[_Task], bar) -> dict[str, dict]:
+def _execute_dask(client, tasks: list[_Task], bar, results: dict[str, dict]) -> dict[str, dict]:
     from distributed import as_completed
 
     futures = {}
@@ -794,7 +793,6 @@ def _execute_dask(client, tasks: list[_Task], bar) -> dict[str, dict]:
     by_future = {f.key: key for key, f in futures.items()}
     deps = {t.key: t.deps for t in tasks}
     jobs = {t.key: t.job for t in tasks}
-    results: dict[str, dict] = {}
     try:
         for future in as_completed(list(futures.values())):
             key = by_future[future.key]
@@ -854,6 +852,7 @@ class _Progress:
     def close(self):
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def _summary(specs: list[StudySpec], notebooks: tuple[str, ...], results: dict[str, dict],
@@ -942,30 +941,66 @@ def run_studies(partners, grid="none", scheduler=None, workers: int | None = Non
     tasks.sort(key=lambda t: -t.priority)
     bar = _Progress(tasks, progress)
     workers_info: dict = {}
+    results: dict[str, dict] = {}  # filled as tasks finish: an interrupted run still reports them
     try:
         if not tasks:
-            results = {}
+            pass
         elif isinstance(scheduler, str) and scheduler.strip().lower() in ("serial", "synchronous"):
-            results = _execute_serial(tasks, bar)
             workers_info = {"local": {"executable": sys.executable}}
+            _execute_serial(tasks, bar, results)
         else:
             client, cluster, owned = _connect(scheduler, workers)
             try:
                 workers_info = _check_workers(client, str(ctx.processed))
                 for task in tasks:
                     task.job["extra"] = ON_CLUSTER.get(task.job["notebook"], {})
-                results = _execute_dask(client, tasks, bar)
+                _execute_dask(client, tasks, bar, results)
             finally:
                 if owned:
                     client.close()
                 if cluster is not None:
                     cluster.close()
+    except KeyboardInterrupt:
+        bar.close()
+        summary = _summary(specs, chosen, results, ctx)
+        planned: dict[str, int] = {}
+        for task in tasks:
+            planned[task.job["study_id"]] = planned.get(task.job["study_id"], 0) + 1
+        for i, row in summary.iterrows():
+            ran = sum(r["study_id"] == row["study"] for r in results.values())
+            if row["status"] in ("done", "up to date") and ran < planned.get(row["study"], 0):
+                summary.loc[i, ["status", "reason"]] = ["unfinished", f"{ran} of its {planned[row['study']]} "
+                                                        "tasks finished before the interruption"]
+        path = _write_run_log(ctx, summary, results, workers_info, start, interrupted=True)
+        print(f"{format_summary(summary)}\n(interrupted; this run's record: {path})", file=sys.stderr)
+        raise
     finally:
         bar.close()
     summary = _summary(specs, chosen, results, ctx)
     summary.attrs.update(wall_seconds=round(time.perf_counter() - start, 1), workers=workers_info,
                          tasks=list(results.values()))
+    summary.attrs["log"] = str(_write_run_log(ctx, summary, results, workers_info, start, interrupted=False))
     return summary
+
+
+#: The record of the last run of :func:`run_studies` (under the reports folder).
+RUN_LOG = "studies_run.json"
+
+
+def _write_run_log(ctx: _Context, summary: pd.DataFrame, results: dict, workers_info: dict, start: float,
+                   interrupted: bool) -> Path:
+    """``reports/studies_run.json``: the run's summary rows and every task's result (worker,
+    seconds, peak memory), its wall time and workers, and whether it was interrupted."""
+    path = ctx.reports / RUN_LOG
+    record = {"finished": time.strftime("%Y-%m-%d %H:%M:%S"), "interrupted": interrupted,
+              "wall_seconds": round(time.perf_counter() - start, 1),
+              "workers": {str(k): {"python": v.get("python"), "executable": v.get("executable")}
+                          for k, v in workers_info.items()},
+              "studies": json.loads(summary.to_json(orient="records")),
+              "tasks": sorted(results.values(), key=lambda r: (r["study_id"], r["notebook"]))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_json(path, record)
+    return path
 
 
 def format_summary(summary: pd.DataFrame) -> str:
