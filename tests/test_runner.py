@@ -246,6 +246,11 @@ def test_studies_page_forest_attribution_and_specification_curve(tmp_path, monke
     assert len(wide) == 4
     effects = pd.read_csv(tmp_path / "reports" / "tables" / "studies_effects.csv")
     assert np.isfinite(effects[["estimate", "ci_low", "ci_high"]].to_numpy()).all()
+    # every partner with more than one compare year, by the years from entry (COL has one study)
+    horizons = pd.read_csv(figures / "agreement_effects_by_horizon.csv")
+    assert list(horizons["partner"]) == ["KOR"] * 3
+    assert dict(zip(horizons["horizon"], horizons["estimate"], strict=True)) == {2: -3.0, 4: -6.0, 6: -9.0}
+    assert "id='horizons'" in text
 
 
 # --------------------------------------------------------------------------- the command line

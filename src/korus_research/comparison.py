@@ -213,6 +213,61 @@ def sensitivity_table(headlines: pd.DataFrame, partner: str) -> pd.DataFrame:
     return rows.sort_values(["estimate", "study"], kind="stable").reset_index(drop=True)
 
 
+def horizon_table(headlines: pd.DataFrame) -> pd.DataFrame:
+    """Every partner's headline by the compare year's distance from entry into force (years),
+    for the partners with more than one study at the derived base year and controls (the
+    compare-year grid, ``GRID=default``), in order of entry; empty when no partner has two."""
+    rows = headlines[headlines["entry"].ne("")].copy()
+    if not len(rows):
+        return rows.assign(horizon=pd.Series(dtype=int))
+    rows["horizon"] = rows["compare_year"].astype(int) - pd.to_datetime(rows["entry"]).dt.year
+    base = rows.groupby("partner")["derived"].transform("any")
+    derived_base = rows.merge(rows[rows["derived"]][["partner", "base_year", "controls"]],
+                              on=["partner", "base_year", "controls"], how="left", indicator=True)["_merge"]
+    rows = rows[base.to_numpy() & (derived_base == "both").to_numpy()]
+    many = rows.groupby("partner")["study"].transform("size") > 1
+    rows = rows[many]
+    return rows[["partner", "agreement", "entry", "horizon", "parameters", "design", "estimate", "ci_low", "ci_high",
+                 "derived", "study"]].reset_index(drop=True)
+
+
+def horizon_figure(table: pd.DataFrame):
+    """One small panel per partner: the headline (95% interval) against the years from entry
+    into force to the compare year; the derived study (entry + 4) in red."""
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    partners = list(dict.fromkeys(table["partner"]))
+    cols = min(5, len(partners))
+    rows_n = int(np.ceil(len(partners) / cols))
+    fig, axes = plt.subplots(rows_n, cols, figsize=(2.3 * cols + 1.2, 2.0 * rows_n + 1.4), layout="constrained",
+                             sharex=True, squeeze=False)
+    for ax in axes.flat[len(partners):]:
+        ax.set_visible(False)
+    for ax, partner in zip(axes.flat, partners, strict=False):
+        part = table[table["partner"] == partner].sort_values("horizon")
+        low, high = part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float)
+        est = part["estimate"].to_numpy(dtype=float)
+        x = part["horizon"].to_numpy(dtype=float)
+        ok = ~np.isnan(est)
+        ax.vlines(x[ok], low[ok], high[ok], color="#8899bb", linewidth=2)
+        derived = part["derived"].to_numpy(dtype=bool)
+        ax.plot(x[ok & ~derived], est[ok & ~derived], "o", color="navy", markersize=5)
+        ax.plot(x[ok & derived], est[ok & derived], "s", color="firebrick", markersize=5)
+        for xi in x[~ok]:
+            ax.annotate("none", xy=(xi, 0), ha="center", va="bottom", fontsize=plots.MIN_FONT_SIZE, color="#666")
+        ax.axhline(0, color="black", linewidth=0.7)
+        ax.set_title(partner, fontsize=plots.MIN_FONT_SIZE + 1)
+        ax.tick_params(labelsize=plots.MIN_FONT_SIZE)
+        ax.set_xticks(sorted(table["horizon"].unique()))
+    fig.supxlabel("years from entry into force to the compare year", fontsize=plots.MIN_FONT_SIZE + 1)
+    fig.supylabel("effect on the US goods balance, US$ bn", fontsize=plots.MIN_FONT_SIZE + 1)
+    fig.suptitle(plots.wrap("The agreement's headline effect by the compare year, every partner (red: the study "
+                            "with every parameter derived; bars: 95% intervals)", 90))
+    return fig
+
+
 def specification_figure(curve: pd.DataFrame, partner: str):
     """The specification curve of ``partner``'s headline across its studies: the estimates
     sorted, 95% intervals, the derived study marked; below, the choices each study made."""
@@ -350,6 +405,24 @@ def build_studies_page(report_dir: Path | None = None, partner: str | None = Non
         body.append(_table(report_dir, wide, "studies_attribution", "Attribution of the change in the US goods "
                            "balance, study by study (US$ bn)", units="US$ bn", note=formatting.ROUNDING_NOTE)
                     if len(wide) else "<p>No attribution yet.</p>")
+
+        horizons = horizon_table(headlines)
+        if len(horizons):
+            body.append("<h2 id='horizons'>Every partner: the headline by the compare year</h2>"
+                        f"<p>{horizons['partner'].nunique()} partners with more than one compare year at the derived "
+                        "base year and control group. Each point is a study of its own (its own synthetic control, "
+                        "event study and headline rule), so the designs chosen can differ between years.</p>")
+            labelled = horizons.assign(partner=horizons["partner"] + " +" + horizons["horizon"].astype(str) + " y")
+            drawn, cut = clip_intervals(labelled)
+            fig = horizon_figure(drawn.assign(partner=horizons["partner"]))
+            if cut:
+                plots.add_footer(fig, cut, "note")
+            png = plots.save_figure(fig, "agreement_effects_by_horizon", FIGURE_GROUP,
+                                    sources=[dictionary.ESTIMATES_TABLE], data=horizons)
+            body.append(_figure_html(report_dir, png))
+            body.append(_table(report_dir, horizons.drop(columns=["study", "derived"]), "studies_horizons",
+                               "The headline effect of each agreement by the years from entry to the compare year "
+                               "(US$ bn, 95% interval)", units=AMOUNTS))
 
         body.append(f"<h2 id='sensitivity'>{html.escape(partner)}: the headline across the sensitivity grid</h2>")
         curve = sensitivity_table(headlines, partner)
