@@ -82,13 +82,18 @@ class StoredStudy:
         return "index.html" if self.default else f"studies/{self.study.study_id}/index.html"
 
     def years(self) -> str:
-        s = self.study
-        text = f"{s.base_year}-{s.compare_year}"
-        if s.entry_source.startswith("override"):
-            text += f", entry {s.entry.date().isoformat()}" + (" (hypothetical)" if s.hypothetical else "")
-        if s.controls != "default":
-            text += f", controls {s.controls}"
-        return text
+        return study_label(self.study)
+
+
+def study_label(study, arrow: str = "-") -> str:
+    """A study's parameters in words: ``2011-2016``, plus the entry date and the control group
+    when they are not derived (the runner's summary uses ``arrow="->"``)."""
+    text = f"{study.base_year}{arrow}{study.compare_year}"
+    if study.entry_source.startswith("override"):
+        text += f", entry {study.entry.date().isoformat()}" + (" (hypothetical)" if study.hypothetical else "")
+    if study.controls != "default":
+        text += f", controls {study.controls}"
+    return text
 
 
 def _derived_id(partner: str, cache: dict) -> str | None:

@@ -127,13 +127,9 @@ class StudySpec:
         """The study's parameters in words: ``2011->2016``, plus entry and controls when not derived."""
         if self.study is None:
             return ", ".join(f"{k}={v}" for k, v in self.parameters.items() if k != "partner")
-        s = self.study
-        text = f"{s.base_year}->{s.compare_year}"
-        if s.entry_source.startswith("override"):
-            text += f", entry {s.entry.date().isoformat()}" + (" (hypothetical)" if s.hypothetical else "")
-        if s.controls != "default":
-            text += f", controls {s.controls}"
-        return text
+        from .comparison import study_label
+
+        return study_label(self.study, "->")
 
 
 def resolve_grid(grid) -> dict[str, list]:
