@@ -251,6 +251,21 @@ def test_studies_page_forest_attribution_and_specification_curve(tmp_path, monke
     assert list(horizons["partner"]) == ["KOR"] * 3
     assert dict(zip(horizons["horizon"], horizons["estimate"], strict=True)) == {2: -3.0, 4: -6.0, 6: -9.0}
     assert "id='horizons'" in text
+    # the sentences are the numbers': every KOR interval (estimate +-2) excludes zero
+    assert "The one partner with a headline estimate at every compare year, KOR, keeps its sign at every one." in text
+    assert "excludes zero at every compare year for 1: KOR (-3.0, -6.0, -9.0 US$ bn at +2, +4, +6 years)" in text
+
+
+def test_horizon_findings_name_sign_changes_and_partners_without_a_headline():
+    table = pd.DataFrame({
+        "partner": ["AAA"] * 2 + ["BBB"] * 2 + ["CCC"] * 2, "horizon": [2, 4] * 3,
+        "estimate": [1.0, -1.0, 2.0, 3.0, np.nan, np.nan], "ci_low": [-1.0, -3.0, 0.5, -1.0, np.nan, np.nan],
+        "ci_high": [3.0, 1.0, 3.5, 7.0, np.nan, np.nan], "note": ["", "", "", "", "no design passed.", "x"],
+        "derived": [False, True] * 3})
+    assert comparison.horizon_findings(table) == [
+        "Of the 2 partners with a headline estimate at every compare year, 1 keeps its sign at every one (BBB).",
+        "No partner's 95% interval excludes zero at every compare year.",
+        "No study of CCC has a headline estimate (x)."]
 
 
 # --------------------------------------------------------------------------- the command line

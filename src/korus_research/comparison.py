@@ -233,7 +233,44 @@ def horizon_table(headlines: pd.DataFrame) -> pd.DataFrame:
     many = rows.groupby("partner")["study"].transform("size") > 1
     rows = rows[many]
     return rows[["partner", "agreement", "entry", "horizon", "parameters", "design", "estimate", "ci_low", "ci_high",
-                 "derived", "study"]].reset_index(drop=True)
+                 "note", "derived", "study"]].reset_index(drop=True)
+
+
+def horizon_findings(table: pd.DataFrame) -> list[str]:
+    """Sentences on :func:`horizon_table`, written from its numbers: how many partners' headline
+    keeps its sign across the compare years, which intervals exclude zero at every one, and
+    the partners without a headline."""
+    out = []
+    full, none = [], []
+    for partner, part in table.groupby("partner", sort=False):
+        if part["estimate"].isna().all():
+            none.append(partner)
+        elif part["estimate"].notna().all():
+            full.append((partner, part.sort_values("horizon")))
+    if full:
+        same = [p for p, part in full if (np.sign(part["estimate"]) == np.sign(part["estimate"].iloc[0])).all()]
+        n = len(full)
+        out.append((f"Of the {n} partners with a headline estimate at every compare year, {len(same)} "
+                    f"{'keeps' if len(same) == 1 else 'keep'} its sign at every one" if n > 1 else
+                    f"The one partner with a headline estimate at every compare year, {full[0][0]}, "
+                    f"{'keeps' if same else 'does not keep'} its sign at every one")
+                   + (f" ({', '.join(same)})" if 0 < len(same) < n else "") + ".")
+        firm = [p for p, part in full if ((part["ci_low"] > 0) | (part["ci_high"] < 0)).all()]
+        if firm:
+            parts = []
+            for p, part in full:
+                if p in firm:
+                    values = ", ".join(f"{e:+.1f}" for e in part["estimate"])
+                    years = ", ".join(f"+{h}" for h in part["horizon"])
+                    parts.append(f"{p} ({values} US$ bn at {years} years)")
+            out.append(f"The 95% interval excludes zero at every compare year for {len(firm)}: {'; '.join(parts)}.")
+        else:
+            out.append("No partner's 95% interval excludes zero at every compare year.")
+    for partner in none:
+        why = table.loc[(table["partner"] == partner) & table["derived"], "note"]
+        why = str(why.iloc[0]).rstrip(".") if len(why) and str(why.iloc[0]) else "see its report"
+        out.append(f"No study of {partner} has a headline estimate ({why}).")
+    return out
 
 
 def horizon_figure(table: pd.DataFrame):
@@ -260,8 +297,13 @@ def horizon_figure(table: pd.DataFrame):
         derived = part["derived"].to_numpy(dtype=bool)
         ax.plot(x[ok & ~derived], est[ok & ~derived], "o", color="navy", markersize=5)
         ax.plot(x[ok & derived], est[ok & derived], "s", color="firebrick", markersize=5)
+        if not ok.any():
+            ax.text(0.5, 0.5, "no headline estimate\nin any study", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=plots.MIN_FONT_SIZE, color="#666")
+            ax.set_yticks([])
         for xi in x[~ok]:
-            ax.annotate("none", xy=(xi, 0), ha="center", va="bottom", fontsize=plots.MIN_FONT_SIZE, color="#666")
+            ax.annotate("none", xy=(xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 4),
+                        textcoords="offset points", ha="center", fontsize=plots.MIN_FONT_SIZE, color="#666")
         ax.axhline(0, color="black", linewidth=0.7)
         ax.set_title(partner, fontsize=plots.MIN_FONT_SIZE + 1)
         ax.tick_params(labelsize=plots.MIN_FONT_SIZE)
@@ -422,8 +464,12 @@ def build_studies_page(report_dir: Path | None = None, partner: str | None = Non
             fig = horizon_figure(drawn.assign(partner=horizons["partner"]))
             if cut:
                 plots.add_footer(fig, cut, "note")
+            findings = horizon_findings(horizons)
             png = plots.save_figure(fig, "agreement_effects_by_horizon", FIGURE_GROUP,
-                                    sources=[dictionary.ESTIMATES_TABLE], data=horizons)
+                                    sources=[dictionary.ESTIMATES_TABLE], data=horizons,
+                                    alt="The agreement's headline effect on the US goods balance by the years from "
+                                        "entry to the compare year, one panel per partner. " + " ".join(findings))
+            body.append("<p>" + html.escape(" ".join(findings)) + "</p>")
             body.append(_figure_html(report_dir, png))
             body.append(_table(report_dir, horizons.drop(columns=["study", "derived"]), "studies_horizons",
                                "The headline effect of each agreement by the years from entry to the compare year "
