@@ -163,11 +163,16 @@ def test_cluster_run_isolates_a_failure_resumes_and_matches_a_serial_run(client,
     assert not (processed / "results" / results.DEFAULT_FOLDER).exists()
     assert (tmp_path / "cluster" / "reports" / "studies" / kor.study_id / "01_balance_overview.ipynb").exists()
 
-    # a second run: the finished studies are up to date, the failed one runs again
-    second = runner.run_studies(PARTNERS, "none", scheduler=client, notebooks=["01"], progress=False)
+    # a second run, to the same cluster by its address (DASK_SCHEDULER, as on a real cluster): the
+    # finished studies are up to date, the failed one runs again on the cluster's workers
+    monkeypatch.setenv("DASK_SCHEDULER", client.scheduler.address)
+    second = runner.run_studies(PARTNERS, "none", notebooks=["01"], progress=False)
+    monkeypatch.delenv("DASK_SCHEDULER")
     status = dict(zip(second["partner"], second["status"], strict=True))
     assert status == {"KOR": "up to date", "COL": "up to date", "SSD": "failed"}
     assert [t["study_id"] for t in second.attrs["tasks"]] == [second.set_index("partner").loc["SSD", "study"]]
+    assert set(second.attrs["workers"]) == set(client.scheduler_info()["workers"])
+    assert {t["worker"] for t in second.attrs["tasks"]} <= set(client.scheduler_info()["workers"])
 
     # what makes a study stale: its data or its code (checked without running anything)
     spec = next(s for s in runner.plan_studies(["KOR"], "none"))
