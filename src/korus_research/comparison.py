@@ -254,7 +254,9 @@ def horizon_findings(table: pd.DataFrame) -> list[str]:
                     f"{'keeps' if len(same) == 1 else 'keep'} its sign at every one" if n > 1 else
                     f"The one partner with a headline estimate at every compare year, {full[0][0]}, "
                     f"{'keeps' if same else 'does not keep'} its sign at every one")
-                   + (f" ({', '.join(same)})" if 0 < len(same) < n else "") + ".")
+                   + ((f" ({', '.join(same)})" if 2 * len(same) <= n else
+                       f"; {', '.join(p for p, _ in full if p not in same)} "
+                       f"{'does' if n - len(same) == 1 else 'do'} not") if 0 < len(same) < n else "") + ".")
         firm = [p for p, part in full if ((part["ci_low"] > 0) | (part["ci_high"] < 0)).all()]
         if firm:
             parts = []
@@ -399,8 +401,8 @@ def _nav(report_dir: Path) -> str:
     links = [(href, text) for href, text in (("index.html", "The headline study"), ("dictionary.html", "Data dictionary"),
                                              ("references.html", "References and citation"))
              if (report_dir / href).exists()]
-    links += [("#effects", "Agreement effects"), ("#attribution", "Attribution"), ("#sensitivity", "Sensitivity"),
-              ("#studies", "Every study")]
+    links += [("#effects", "Agreement effects"), ("#attribution", "Attribution"), ("#horizons", "By compare year"),
+              ("#sensitivity", "Sensitivity"), ("#studies", "Every study")]
     return "<nav class='site'>" + "".join(f"<a href='{html.escape(h)}'>{html.escape(t)}</a>" for h, t in links) \
         + "</nav>"
 
