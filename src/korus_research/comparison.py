@@ -226,10 +226,10 @@ def horizon_table(headlines: pd.DataFrame) -> pd.DataFrame:
     if not len(rows):
         return rows.assign(horizon=pd.Series(dtype=int))
     rows["horizon"] = rows["compare_year"].astype(int) - pd.to_datetime(rows["entry"]).dt.year
-    base = rows.groupby("partner")["derived"].transform("any")
+    # a partner's studies at its derived study's base year and control group
     derived_base = rows.merge(rows[rows["derived"]][["partner", "base_year", "controls"]],
                               on=["partner", "base_year", "controls"], how="left", indicator=True)["_merge"]
-    rows = rows[base.to_numpy() & (derived_base == "both").to_numpy()]
+    rows = rows[(derived_base == "both").to_numpy()]
     many = rows.groupby("partner")["study"].transform("size") > 1
     rows = rows[many]
     return rows[["partner", "agreement", "entry", "horizon", "parameters", "design", "estimate", "ci_low", "ci_high",
@@ -249,14 +249,18 @@ def horizon_findings(table: pd.DataFrame) -> list[str]:
             full.append((partner, part.sort_values("horizon")))
     if full:
         same = [p for p, part in full if (np.sign(part["estimate"]) == np.sign(part["estimate"].iloc[0])).all()]
+        other = [p for p, _ in full if p not in same]
         n = len(full)
-        out.append((f"Of the {n} partners with a headline estimate at every compare year, {len(same)} "
-                    f"{'keeps' if len(same) == 1 else 'keep'} its sign at every one" if n > 1 else
-                    f"The one partner with a headline estimate at every compare year, {full[0][0]}, "
-                    f"{'keeps' if same else 'does not keep'} its sign at every one")
-                   + ((f" ({', '.join(same)})" if 2 * len(same) <= n else
-                       f"; {', '.join(p for p, _ in full if p not in same)} "
-                       f"{'does' if n - len(same) == 1 else 'do'} not") if 0 < len(same) < n else "") + ".")
+        if n == 1:
+            sentence = (f"The one partner with a headline estimate at every compare year, {full[0][0]}, "
+                        f"{'keeps' if same else 'does not keep'} its sign at every one")
+        else:
+            sentence = (f"Of the {n} partners with a headline estimate at every compare year, {len(same)} "
+                        f"{'keeps' if len(same) == 1 else 'keep'} its sign at every one")
+            if same and other:  # name the smaller group
+                sentence += (f" ({', '.join(same)})" if len(same) <= len(other) else
+                             f"; {', '.join(other)} {'does' if len(other) == 1 else 'do'} not")
+        out.append(sentence + ".")
         firm = [p for p, part in full if ((part["ci_low"] > 0) | (part["ci_high"] < 0)).all()]
         if firm:
             parts = []

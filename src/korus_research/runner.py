@@ -58,6 +58,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -772,14 +773,15 @@ def _check_workers(client, processed: str) -> dict:
     return info
 
 
-def _execute_serial(tasks: list[_Task], bar, results: dict[str, dict]) -> dict[str, dict]:
+def _execute_serial(tasks: list[_Task], bar, results: dict[str, dict]) -> None:
+    """Every task in turn, its result into ``results`` as it finishes."""
     for task in tasks:
         results[task.key] = task.func(task.job, *[results[d] for d in task.deps])
         bar(results[task.key], running=set())
-    return results
 
 
-def _execute_dask(client, tasks: list[_Task], bar, results: dict[str, dict]) -> dict[str, dict]:
+def _execute_dask(client, tasks: list[_Task], bar, results: dict[str, dict]) -> None:
+    """The tasks on the cluster, each result into ``results`` as it finishes."""
     from distributed import as_completed
 
     futures = {}
@@ -811,7 +813,6 @@ def _execute_dask(client, tasks: list[_Task], bar, results: dict[str, dict]) -> 
     except BaseException:
         client.cancel(list(futures.values()))
         raise
-    return results
 
 
 def _executing(dask_worker) -> list[str]:
@@ -959,14 +960,13 @@ def run_studies(partners, grid="none", scheduler=None, workers: int | None = Non
     except KeyboardInterrupt:
         bar.close()
         summary = _summary(specs, chosen, results, ctx)
-        planned: dict[str, int] = {}
-        for task in tasks:
-            planned[task.job["study_id"]] = planned.get(task.job["study_id"], 0) + 1
+        planned = Counter(t.job["study_id"] for t in tasks)
+        ran = Counter(r["study_id"] for r in results.values())
         for i, row in summary.iterrows():
-            ran = sum(r["study_id"] == row["study"] for r in results.values())
-            if row["status"] in ("done", "up to date") and ran < planned.get(row["study"], 0):
-                summary.loc[i, ["status", "reason"]] = ["unfinished", f"{ran} of its {planned[row['study']]} "
-                                                        "tasks finished before the interruption"]
+            sid = row["study"]
+            if row["status"] in ("done", "up to date") and ran[sid] < planned[sid]:
+                summary.loc[i, ["status", "reason"]] = ["unfinished", f"{ran[sid]} of its {planned[sid]} tasks "
+                                                        "finished before the interruption"]
         path = _write_run_log(ctx, summary, results, workers_info, start, interrupted=True)
         print(f"{format_summary(summary)}\n(interrupted; this run's record: {path})", file=sys.stderr)
         raise
