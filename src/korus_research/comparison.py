@@ -401,12 +401,14 @@ def _table(report_dir: Path, frame: pd.DataFrame, stem: str, caption: str, **opt
     return formatting.to_html(frame, caption=caption, source=SOURCE, downloads=links, **options)
 
 
-def _nav(report_dir: Path) -> str:
+def _nav(report_dir: Path, body: str) -> str:
+    """The site's pages that exist, and the sections this page has (``body``: the page's HTML)."""
     links = [(href, text) for href, text in (("index.html", "The headline study"), ("dictionary.html", "Data dictionary"),
                                              ("references.html", "References and citation"))
              if (report_dir / href).exists()]
-    links += [("#effects", "Agreement effects"), ("#attribution", "Attribution"), ("#horizons", "By compare year"),
-              ("#sensitivity", "Sensitivity"), ("#studies", "Every study")]
+    links += [(f"#{anchor}", text) for anchor, text in (
+        ("effects", "Agreement effects"), ("attribution", "Attribution"), ("horizons", "By compare year"),
+        ("sensitivity", "Sensitivity"), ("studies", "Every study")) if f"id='{anchor}'" in body]
     return "<nav class='site'>" + "".join(f"<a href='{html.escape(h)}'>{html.escape(t)}</a>" for h, t in links) \
         + "</nav>"
 
@@ -509,10 +511,11 @@ def build_studies_page(report_dir: Path | None = None, partner: str | None = Non
         body += [f"<li>{html.escape(name)}: {html.escape(reason)}</li>" for name, reason in left_out]
         body.append("</ul>")
     body.append(f"<p>Built {html.escape(time.strftime('%Y-%m-%d %H:%M %Z'))}.</p>")
+    content = "\n".join(body)
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             "<title>korus-research: studies compared</title>"
-            f"<style>{_CSS}{formatting.CSS}</style></head><body>{_nav(report_dir)}" + "\n".join(body)
+            f"<style>{_CSS}{formatting.CSS}</style></head><body>{_nav(report_dir, content)}" + content
             + "</body></html>")
     out = report_dir / "studies.html"
     tmp = out.with_name(f".{out.name}.tmp")
